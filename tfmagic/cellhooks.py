@@ -1,0 +1,121 @@
+"""The IPython cell lifecycle around a workspace.
+
+Before each cell the workspace's graph and session become the defaults and
+the tracker starts attributing new variables to the cell; after it (also when
+the cell raised or was interrupted) the defaults are restored, new variables
+are initialized, and hints are printed under the cell's output.
+
+A cell that calls ``tf.compat.v1.reset_default_graph()`` would fail inside
+the managed graph ("Do not use tf.reset_default_graph() to clear nested
+graphs"); an AST transformer routes that call to :meth:`Workspace.reset`.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+import tensorflow as tf
+
+from . import hints
+from .tracking import VariableTracker
+from .workspace import Workspace
+
+#: Name under which the reset guard lives in the user namespace (hidden from %who).
+RESET_GUARD = '_tfmagic_reset_guard'
+
+
+class ResetDefaultGraphTransformer(ast.NodeTransformer):
+    """Rewrites ``f.reset_default_graph(...)`` as
+    ``_tfmagic_reset_guard(f.reset_default_graph)(...)``; the guard decides at
+    run time whether the callee really is TensorFlow's function."""
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        func = node.func
+        name = getattr(func, 'attr', None) or getattr(func, 'id', None)
+        if name == 'reset_default_graph':
+            guard = ast.Call(func=ast.Name(id=RESET_GUARD, ctx=ast.Load()),
+                             args=[func], keywords=[])
+            node.func = ast.copy_location(guard, func)
+            ast.fix_missing_locations(node)
+        return node
+
+
+class CellHooks:
+    """Connects a workspace and its tracker to one IPython shell."""
+
+    def __init__(self, shell, workspace: Workspace, tracker: VariableTracker,
+                 auto_init: bool = True):
+        self.shell = shell
+        self.workspace = workspace
+        self.tracker = tracker
+        self.auto_init = auto_init
+        self._transformer = ResetDefaultGraphTransformer()
+        self._after_cell: list[Callable[[], None]] = []
+
+    def register(self) -> None:
+        events = self.shell.events
+        events.register('pre_run_cell', self.pre_run_cell)
+        events.register('post_run_cell', self.post_run_cell)
+        self.shell.ast_transformers.append(self._transformer)
+        self.shell.push({RESET_GUARD: self.reset_guard}, interactive=False)
+
+    def unregister(self) -> None:
+        events = self.shell.events
+        for name, callback in (('pre_run_cell', self.pre_run_cell),
+                               ('post_run_cell', self.post_run_cell)):
+            if callback in events.callbacks[name]:
+                events.unregister(name, callback)
+        if self._transformer in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self._transformer)
+        self.shell.user_ns.pop(RESET_GUARD, None)
+        self.shell.user_ns_hidden.pop(RESET_GUARD, None)
+        self.tracker.end_cell()
+        self.workspace.leave()
+
+    def after_cell(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every cell, once the workspace is left."""
+        self._after_cell.append(callback)
+
+    def remove_after_cell(self, callback: Callable[[], None]) -> None:
+        if callback in self._after_cell:
+            self._after_cell.remove(callback)
+
+    # -- events --------------------------------------------------------------
+
+    def pre_run_cell(self, info) -> None:
+        # IPython counts a stored cell before this event: the cell is In[count - 1].
+        number = self.shell.execution_count - 1 if info.store_history else None
+        self.workspace.enter()
+        self.tracker.begin_cell(number, info.raw_cell)
+
+    def post_run_cell(self, result) -> None:
+        if not self.workspace.active:  # an empty cell has no pre_run_cell
+            return
+        report = self.tracker.end_cell()
+        self.workspace.leave()
+        notes = []
+        if self.auto_init and report.created:
+            for var, error in self.workspace.initialize(report.created):
+                notes.append(f'{hints.PREFIX}could not initialize {var.op.name}: '
+                             f'{error.message.splitlines()[0]}')
+        notes.append(hints.explain_error(result.error_in_exec, self.tracker))
+        notes.append(hints.duplicates_note(report))
+        for note in filter(None, notes):
+            print(note)
+        for callback in list(self._after_cell):
+            callback()
+
+    # -- reset_default_graph() -------------------------------------------------
+
+    def reset_guard(self, func):
+        """Return what a rewritten ``reset_default_graph`` call should call."""
+        if (func is tf.compat.v1.reset_default_graph and self.workspace.active
+                and self.workspace.at_root()):
+            return self._reset_from_cell
+        return func
+
+    def _reset_from_cell(self) -> None:
+        self.workspace.reset()
+        print(hints.RESET_NOTE)

@@ -1,0 +1,93 @@
+"""Variables as pandas DataFrames: the columns ``%vars`` and the panel show."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .tracking import VariableInfo, VariableTracker
+
+VARIABLE_COLUMNS = (
+    'name', 'scope', 'shape', 'dtype', 'trainable', 'created_by', 'created_in',
+    'reuses', 'reused_in', 'reuse_status', 'initialized')
+STATS_COLUMNS = ('size', 'nbytes', 'min', 'max', 'mean', 'std')
+
+
+def in_scope(name: str, scope: str) -> bool:
+    """True when ``name`` lies in ``scope`` or one of its sub-scopes."""
+    return name.startswith(scope + '/')
+
+
+def select(infos: Sequence[VariableInfo], pattern: str | None = None,
+           scope: str | None = None, trainable_only: bool = False) -> list[VariableInfo]:
+    """The infos whose name matches the glob ``pattern``, that lie in
+    ``scope`` and, with ``trainable_only``, are trainable; sorted by name."""
+    chosen = [
+        info for info in infos
+        if (pattern is None or fnmatch.fnmatchcase(info.record.name, pattern))
+        and (scope is None or in_scope(info.record.name, scope))
+        and (info.trainable or not trainable_only)]
+    chosen.sort(key=lambda info: info.record.name)
+    return chosen
+
+
+def variables_frame(infos: Sequence[VariableInfo],
+                    values: Sequence[np.ndarray | None] | None = None) -> pd.DataFrame:
+    """One row per variable, in the given order; with ``values`` (``None``
+    for a variable without one) the statistics columns too."""
+    records = [info.record for info in infos]
+    columns = {
+        'name': [r.name for r in records],
+        'scope': [r.scope for r in records],
+        'shape': [r.shape for r in records],
+        'dtype': [r.dtype for r in records],
+        'trainable': [info.trainable for info in infos],
+        'created_by': [r.created_by for r in records],
+        'created_in': pd.array([r.created_in for r in records], dtype='Int64'),
+        'reuses': [r.reuses for r in records],
+        'reused_in': [list(r.reused_in) for r in records],
+        'reuse_status': [r.reuse_status for r in records],
+        'initialized': [info.initialized for info in infos],
+    }
+    frame = pd.DataFrame(columns, columns=list(VARIABLE_COLUMNS))
+    frame['trainable'] = frame['trainable'].astype(bool)
+    frame['initialized'] = frame['initialized'].astype(bool)
+    frame['reuses'] = frame['reuses'].astype('int64')
+    if values is not None:
+        stats = [value_stats(v) for v in values]
+        for i, column in enumerate(STATS_COLUMNS):
+            frame[column] = pd.array([s[i] for s in stats],
+                                     dtype='Int64' if i < 2 else 'float64')
+    return frame
+
+
+def value_stats(value: np.ndarray | None) -> tuple:
+    """``(size, nbytes, min, max, mean, std)``; NaN where not defined, all
+    missing for a variable without a value."""
+    if value is None:
+        return (None, None, np.nan, np.nan, np.nan, np.nan)
+    value = np.asarray(value)
+    size, nbytes = value.size, value.nbytes
+    if size == 0 or not (np.issubdtype(value.dtype, np.number)
+                         or value.dtype == np.bool_):
+        return (size, nbytes, np.nan, np.nan, np.nan, np.nan)
+    if np.iscomplexobj(value):
+        value = np.abs(value)
+    return (size, nbytes, float(value.min()), float(value.max()),
+            float(value.mean(dtype=np.float64)), float(value.std(dtype=np.float64)))
+
+
+def list_variables(tracker: VariableTracker, pattern: str | None = None,
+                   scope: str | None = None, trainable_only: bool = False,
+                   stats: bool = False) -> pd.DataFrame:
+    """The ``%vars`` table of the tracker's workspace."""
+    infos = select(tracker.describe(), pattern, scope, trainable_only)
+    values = None
+    if stats:
+        with_value = [i.variable for i in infos if i.initialized]
+        fetched = iter(tracker.workspace.fetch_values(with_value))
+        values = [next(fetched) if i.initialized else None for i in infos]
+    return variables_frame(infos, values)

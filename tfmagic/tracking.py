@@ -1,0 +1,220 @@
+"""Who created each variable, in which cell, and every time it was shared.
+
+Two public TensorFlow hooks feed the records, no patching:
+
+* a ``variable_creator_scope`` entered for every cell sees each variable as it
+  is created, by ``tf.Variable`` or by ``get_variable``;
+* a custom getter on the graph's root variable scope sees every
+  ``get_variable`` call. TensorFlow wraps a scope's custom getter around its
+  parent's, so the root getter runs innermost, under any getter the user sets.
+  A call that creates nothing returned an existing variable: a reuse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import tensorflow as tf
+
+from .workspace import Workspace
+
+CREATED_BY_VARIABLE = 'tf.Variable'
+CREATED_BY_GET_VARIABLE = 'get_variable'
+
+NOT_REUSED = 'not reused'
+REUSED = 'reused'
+NOT_REUSABLE = 'not reusable'
+
+
+@dataclass
+class VariableRecord:
+    """What is known about one variable; static facts are cached here."""
+
+    name: str
+    shape: tuple | None
+    dtype: str
+    created_by: str
+    created_in: int | None = None
+    reuses: int = 0
+    reused_in: list[int] = field(default_factory=list)
+
+    @property
+    def scope(self) -> str:
+        return self.name.rpartition('/')[0]
+
+    @property
+    def reuse_status(self) -> str:
+        if self.created_by == CREATED_BY_VARIABLE:
+            return NOT_REUSABLE
+        return REUSED if self.reuses else NOT_REUSED
+
+
+@dataclass
+class VariableInfo:
+    """A record with the graph's and session's view of the variable."""
+
+    record: VariableRecord
+    variable: tf.Variable
+    trainable: bool
+    initialized: bool
+
+
+@dataclass
+class CellReport:
+    """What one cell did to the variables."""
+
+    created: list[tf.Variable]
+    duplicates: list[tuple[str, str]]  # (name from the earlier run, new copy)
+    earlier_cell: int | None = None
+
+
+def _shape_of(var) -> tuple | None:
+    shape = var.shape
+    return tuple(shape.as_list()) if shape.rank is not None else None
+
+
+_UNIQUIFIED = re.compile(r'_\d+$')
+
+
+def _base_name(name: str) -> str:
+    """``'s_1/foo_2'`` -> ``'s/foo'``: the name before TensorFlow uniquified it."""
+    return '/'.join(_UNIQUIFIED.sub('', part) for part in name.split('/'))
+
+
+class VariableTracker:
+    """Records for the variables of one :class:`Workspace`, across resets."""
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self._cell: int | None = None
+        self._getter_depth = 0
+        self._creations = 0
+        self._quiet = False
+        self._clear()
+        workspace.add_cell_context(self._creator_scope)
+        workspace.on_reset(self._on_reset)
+
+    def _clear(self) -> None:
+        self._by_id: dict[int, VariableRecord] = {}
+        self._by_name: dict[str, VariableRecord] = {}
+        self._cell_created: list[tf.Variable] = []
+        self._runs_by_source: dict[str, tuple[int | None, list[str]]] = {}
+        self._source: str | None = None
+        with self.workspace.graph.as_default():
+            tf.compat.v1.get_variable_scope().set_custom_getter(self._custom_getter)
+
+    def _on_reset(self, workspace: Workspace) -> None:
+        self._clear()
+
+    def detach(self) -> None:
+        """Stop tracking: remove the hooks from the workspace and its graph."""
+        self.workspace.remove_cell_context(self._creator_scope)
+        with self.workspace.graph.as_default():
+            scope = tf.compat.v1.get_variable_scope()
+            if scope.custom_getter == self._custom_getter:
+                scope.set_custom_getter(None)
+
+    # -- hooks -----------------------------------------------------------------
+
+    def _creator_scope(self):
+        return tf.compat.v1.variable_creator_scope(self._creator)
+
+    def _creator(self, next_creator, **kwargs):
+        var = next_creator(**kwargs)
+        self._creations += 1
+        by = CREATED_BY_GET_VARIABLE if self._getter_depth else CREATED_BY_VARIABLE
+        self._record(var, by, self._cell)
+        self._cell_created.append(var)
+        return var
+
+    def _custom_getter(self, getter, name, *args, **kwargs):
+        before = self._creations
+        self._getter_depth += 1
+        try:
+            var = getter(name, *args, **kwargs)
+        finally:
+            self._getter_depth -= 1
+        if self._creations == before and not self._quiet:
+            for part in ([var] if isinstance(var, tf.Variable) else list(var)):
+                record = self.record(part)
+                record.reuses += 1
+                if self._cell is not None and self._cell not in record.reused_in:
+                    record.reused_in.append(self._cell)
+        return var
+
+    def _record(self, var, created_by: str, cell: int | None) -> VariableRecord:
+        record = VariableRecord(
+            name=var.op.name, shape=_shape_of(var),
+            dtype=var.dtype.base_dtype.name, created_by=created_by, created_in=cell)
+        self._by_id[id(var)] = record
+        self._by_name[record.name] = record
+        return record
+
+    # -- cells -------------------------------------------------------------------
+
+    def begin_cell(self, number: int | None, source: str | None = None) -> None:
+        """Attribute what follows to cell ``number``, whose text is ``source``."""
+        self._cell = number
+        self._source = source.strip() if source else None
+        self._cell_created = []
+
+    def end_cell(self) -> CellReport:
+        """Finish the cell; report its new variables and any copies of
+        variables an earlier run of the same source created."""
+        created, self._cell_created = self._cell_created, []
+        report = CellReport(created=created, duplicates=[])
+        live = [v for v in created if id(v) in self._by_id]
+        if self._source and live:
+            names = [self._by_id[id(v)].name for v in live]
+            earlier = self._runs_by_source.get(self._source)
+            if earlier is not None:
+                report.earlier_cell, earlier_names = earlier
+                by_base = {_base_name(n): n for n in earlier_names}
+                taken = set(earlier_names)
+                report.duplicates = [
+                    (by_base[_base_name(n)], n) for n in names
+                    if n not in taken and _base_name(n) in by_base]
+            self._runs_by_source[self._source] = (self._cell, names)
+        self._cell = None
+        self._source = None
+        return report
+
+    # -- queries -----------------------------------------------------------------
+
+    def record(self, var) -> VariableRecord:
+        """The record of ``var``; one is made for variables created untracked."""
+        record = self._by_id.get(id(var))
+        if record is None:
+            record = self._record(var, self._infer_created_by(var), None)
+        return record
+
+    def _infer_created_by(self, var) -> str:
+        # get_variable keeps what it creates in the graph's variable store;
+        # a variable found there under its own name came from get_variable.
+        self._quiet = True
+        try:
+            with self.workspace.graph.as_default():
+                scope = tf.compat.v1.get_variable_scope()
+                with tf.compat.v1.variable_scope(scope, reuse=True):
+                    found = tf.compat.v1.get_variable(var.op.name) is var
+        except (ValueError, TypeError):
+            found = False
+        finally:
+            self._quiet = False
+        return CREATED_BY_GET_VARIABLE if found else CREATED_BY_VARIABLE
+
+    def find(self, name: str) -> VariableRecord | None:
+        """The record of the variable named ``name`` (no ``:0``), if any."""
+        return self._by_name.get(name)
+
+    def describe(self, variables=None) -> list[VariableInfo]:
+        """Records joined with trainability and initialization, in graph order."""
+        ws = self.workspace
+        variables = ws.variables() if variables is None else list(variables)
+        trainable = ws.trainable_ids()
+        initialized = ws.initialized(variables)
+        return [VariableInfo(self.record(v), v, id(v) in trainable, flag)
+                for v, flag in zip(variables, initialized)]

@@ -1,0 +1,265 @@
+"""The managed ``tf.compat.v1`` graph and session, entered around each cell.
+
+A :class:`Workspace` owns one graph and a session bound to it (created on first
+use). :meth:`Workspace.enter` makes both the defaults, together with any
+per-cell contexts other layers registered (the variable tracker's creator
+scope); :meth:`Workspace.leave` undoes exactly that, whatever the cell did.
+
+It also holds the few session-side services the upper layers share, each built
+so that a repeated call adds no op to the graph: which variables are
+initialized, running their initializers, and fetching values through cached
+callables in bounded batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from typing import Callable, ContextManager, Iterable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+#: A fetch batch holds at most this many bytes of variable values, so listing
+#: the statistics of a large model never holds two copies of it in memory.
+MAX_FETCH_BYTES = 256 * 2**20
+
+#: How many distinct fetch sets keep a compiled session callable.
+_CALLABLE_CACHE_SIZE = 16
+
+
+class WorkspaceError(RuntimeError):
+    """An operation on the workspace that cannot be done in its current state."""
+
+
+class Workspace:
+    """One graph and session, made the defaults for the duration of each cell.
+
+    Outside IPython use :meth:`activate`::
+
+        ws = Workspace()
+        with ws.activate():
+            v = tf.compat.v1.get_variable('v', [2])
+        ws.initialize(ws.variables())
+    """
+
+    def __init__(self, config: tf.compat.v1.ConfigProto | None = None):
+        self._config = config
+        self._cell_contexts: list[Callable[[], ContextManager]] = []
+        self._reset_listeners: list[Callable[[Workspace], None]] = []
+        self._active: contextlib.ExitStack | None = None
+        self._new_graph()
+
+    def _new_graph(self) -> None:
+        self.graph = tf.Graph()
+        self._session: tf.compat.v1.Session | None = None
+        self._known_initialized: set[int] = set()
+        self._initialized_checks: dict[int, tf.Tensor] = {}
+        self._callables: OrderedDict[tuple, Callable] = OrderedDict()
+
+    # -- graph and session ---------------------------------------------------
+
+    @property
+    def session(self) -> tf.compat.v1.Session:
+        """The session on :attr:`graph`, created on first use."""
+        if self._session is None:
+            self._session = tf.compat.v1.Session(graph=self.graph, config=self._config)
+        return self._session
+
+    @property
+    def active(self) -> bool:
+        return self._active is not None
+
+    def add_cell_context(self, factory: Callable[[], ContextManager]) -> None:
+        """Enter ``factory()`` inside the graph and session for every cell."""
+        self._cell_contexts.append(factory)
+
+    def remove_cell_context(self, factory: Callable[[], ContextManager]) -> None:
+        if factory in self._cell_contexts:
+            self._cell_contexts.remove(factory)
+
+    def on_reset(self, listener: Callable[[Workspace], None]) -> None:
+        """Call ``listener(workspace)`` after every :meth:`reset`."""
+        self._reset_listeners.append(listener)
+
+    def enter(self) -> None:
+        """Make the graph and session the defaults, until :meth:`leave`.
+
+        Idempotent: entering an active workspace first leaves it, so a cell
+        whose ``post_run_cell`` never came cannot leave contexts stacked up.
+        """
+        self.leave()
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(self.graph.as_default())
+            stack.enter_context(self.session.as_default())
+            for factory in self._cell_contexts:
+                stack.enter_context(factory())
+        except BaseException:
+            stack.close()
+            raise
+        self._active = stack
+
+    def leave(self) -> None:
+        """Restore the defaults :meth:`enter` replaced; no-op when not active."""
+        stack, self._active = self._active, None
+        if stack is not None:
+            stack.close()
+
+    @contextlib.contextmanager
+    def activate(self):
+        """``with ws.activate():`` runs a block the way a cell runs."""
+        self.enter()
+        try:
+            yield self
+        finally:
+            self.leave()
+
+    def at_root(self) -> bool:
+        """True when no user scope or other graph is open inside the workspace."""
+        if tf.compat.v1.get_default_graph() is not self.graph:
+            return False
+        with self.graph.as_default():
+            return (tf.compat.v1.get_variable_scope().name == ''
+                    and self.graph.get_name_scope() == '')
+
+    def reset(self) -> None:
+        """Discard graph, session and everything cached about them.
+
+        When called from inside a cell the new graph is entered in place of the
+        old one, so the rest of the cell runs in it.
+        """
+        was_active = self.active
+        if was_active and not self.at_root():
+            raise WorkspaceError(
+                'cannot reset the graph inside a scope or another graph; '
+                'reset at the top level of a cell')
+        self.leave()
+        if self._session is not None:
+            self._session.close()
+        self._new_graph()
+        for listener in list(self._reset_listeners):
+            listener(self)
+        if was_active:
+            self.enter()
+
+    def close(self) -> None:
+        self.leave()
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- variables -----------------------------------------------------------
+
+    def variables(self) -> list[tf.Variable]:
+        """Global and local variables of the graph, each once, in creation order."""
+        seen: set[int] = set()
+        result = []
+        for key in (tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
+                    tf.compat.v1.GraphKeys.LOCAL_VARIABLES):
+            for var in self.graph.get_collection(key):
+                if id(var) not in seen:
+                    seen.add(id(var))
+                    result.append(var)
+        return result
+
+    def trainable_ids(self) -> set[int]:
+        return {id(v) for v in self.graph.get_collection(
+            tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)}
+
+    def initialized(self, variables: Sequence[tf.Variable]) -> list[bool]:
+        """Whether each variable has a value in :attr:`session`.
+
+        A variable once initialized stays so for the session's life, so only
+        variables not yet seen initialized are asked about, in one run.
+        """
+        unknown = [v for v in variables if id(v) not in self._known_initialized]
+        if unknown:
+            flags = self._run_cached([self._initialized_check(v) for v in unknown])
+            self._known_initialized.update(
+                id(v) for v, flag in zip(unknown, flags) if flag)
+        return [id(v) in self._known_initialized for v in variables]
+
+    def _initialized_check(self, var: tf.Variable) -> tf.Tensor:
+        # Resource variables built in graph mode carry a VarIsInitializedOp
+        # from their construction; reusing it keeps the graph unchanged.
+        # Reference variables need one op, made once per variable.
+        check = getattr(var, '_is_initialized_op', None)
+        if isinstance(check, tf.Tensor) and check.graph is self.graph:
+            return check
+        check = self._initialized_checks.get(id(var))
+        if check is None:
+            with self.graph.as_default(), tf.name_scope(None):
+                check = tf.compat.v1.is_variable_initialized(var)
+            self._initialized_checks[id(var)] = check
+        return check
+
+    def initialize(self, variables: Sequence[tf.Variable]) -> list[tuple[tf.Variable, Exception]]:
+        """Run the initializer of each variable that has no value yet.
+
+        Variables already holding a value keep it. Returns the variables whose
+        initializer failed (for example one that reads another uninitialized
+        variable), each with its error; the others are initialized.
+        """
+        pending = [v for v, ok in zip(variables, self.initialized(variables)) if not ok]
+        if not pending:
+            return []
+        try:
+            self.session.run([v.initializer for v in pending])
+        except tf.errors.OpError:
+            # One failing initializer aborts the whole run: retry one by one,
+            # in creation order, so each variable's dependencies come first.
+            failures = []
+            for var in pending:
+                try:
+                    self.session.run(var.initializer)
+                except tf.errors.OpError as err:
+                    failures.append((var, err))
+                else:
+                    self._known_initialized.add(id(var))
+            return failures
+        self._known_initialized.update(id(v) for v in pending)
+        return []
+
+    def fetch_values(self, variables: Sequence[tf.Variable],
+                     max_batch_bytes: int = MAX_FETCH_BYTES) -> list[np.ndarray]:
+        """The current values of ``variables``, read in as few runs as the
+        byte bound allows; each batch's callable is reused while the same
+        variables are asked for again."""
+        values: list[np.ndarray] = []
+        for batch in _batches(variables, max_batch_bytes):
+            values.extend(self._run_cached(batch))
+        return values
+
+    def _run_cached(self, fetches: list) -> list:
+        key = tuple(id(f) for f in fetches)
+        run = self._callables.get(key)
+        if run is None:
+            run = self.session.make_callable(list(fetches))
+            self._callables[key] = run
+            if len(self._callables) > _CALLABLE_CACHE_SIZE:
+                self._callables.popitem(last=False)
+        else:
+            self._callables.move_to_end(key)
+        return run()
+
+
+def variable_nbytes(var: tf.Variable) -> int:
+    """Bytes of the variable's value, 0 when its shape is not fully known."""
+    shape = var.shape
+    if not shape.is_fully_defined():
+        return 0
+    return int(np.prod(shape.as_list(), dtype=np.int64)) * var.dtype.base_dtype.size
+
+
+def _batches(variables: Iterable[tf.Variable], max_bytes: int):
+    batch, size = [], 0
+    for var in variables:
+        nbytes = variable_nbytes(var)
+        if batch and size + nbytes > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(var)
+        size += nbytes
+    if batch:
+        yield batch
