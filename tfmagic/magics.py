@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 
 import tensorflow as tf
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, observe
 
 from . import tables
@@ -33,11 +34,13 @@ def check_scope_name(name: str, what: str = 'scope') -> str:
 
 
 def parse(magic, line: str):
-    """``parse_argstring`` that also turns a shell-quoting error into a UsageError."""
+    """Parse a magic's arguments with shell quoting: ``'a b'`` is one argument
+    without its quotes (IPython's own splitter keeps them)."""
     try:
-        return parse_argstring(magic, line)
-    except ValueError as err:  # e.g. "No closing quotation" from the splitter
-        raise UsageError(f'{magic.__name__}: {err}') from None
+        argv = shlex.split(line)
+    except ValueError as err:  # "No closing quotation"
+        raise UsageError(f'%{magic.__name__}: {err} in {line!r}') from None
+    return magic.parser.parse_args(argv)
 
 
 def run_cell_body(shell, cell: str):

@@ -131,19 +131,25 @@ class VariableTracker:
         return var
 
     def _custom_getter(self, getter, name, *args, **kwargs):
-        before = self._creations
+        before = (self._creations, self._variable_count())
         self._getter_depth += 1
         try:
             var = getter(name, *args, **kwargs)
         finally:
             self._getter_depth -= 1
-        if self._creations == before and not self._quiet:
+        # Nothing created, seen by the creator scope or not: an existing variable.
+        if (self._creations, self._variable_count()) == before and not self._quiet:
             for part in ([var] if isinstance(var, tf.Variable) else list(var)):
                 record = self.record(part)
                 record.reuses += 1
                 if self._cell is not None and self._cell not in record.reused_in:
                     record.reused_in.append(self._cell)
         return var
+
+    def _variable_count(self) -> int:
+        graph = self.workspace.graph
+        return (len(graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES))
+                + len(graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)))
 
     def _record(self, var, created_by: str, cell: int | None) -> VariableRecord:
         record = VariableRecord(

@@ -1,0 +1,38 @@
+"""Shared fixtures: one real IPython shell with tfmagic loaded for the session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import pytest
+import tensorflow as tf
+from IPython.core.interactiveshell import InteractiveShell
+
+import tfmagic
+from tests.shell import ok, run
+
+
+@pytest.fixture(scope='session')
+def shell():
+    sh = InteractiveShell.instance()
+    sh.run_line_magic('colors', 'nocolor')
+    sh.run_line_magic('xmode', 'Plain')
+    run(sh, 'import tensorflow as tf\nimport tfmagic')
+    return sh
+
+
+@pytest.fixture
+def ip(shell):
+    """The shell with tfmagic loaded, a fresh graph and default settings."""
+    if 'tfmagic' not in shell.extension_manager.loaded:
+        shell.run_line_magic('load_ext', 'tfmagic')
+    ok(shell, '%tfreset')
+    shell.run_line_magic('config', 'TFMagic.auto_init = True')
+    return shell
+
+
+@pytest.fixture
+def ws(ip):
+    return tfmagic.workspace()
