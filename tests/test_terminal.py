@@ -23,7 +23,7 @@ def test_terminal_ipython_prints_a_text_table(tmp_path):
     assert 'Out[4]:' in out
     header = next(line for line in out.splitlines() if 'name' in line and 'scope' in line)
     assert '<table' not in out
-    assert header.split()[:3] == ['Out[4]:', 'name', 'scope']
+    assert header.split()[:3] == ['name', 'scope', 'shape']
     row = next(line for line in out.splitlines() if line.lstrip().startswith('0 '))
     assert row.split()[:4] == ['0', 'w', '(2,)', 'float32']
     assert row.split()[-3:] == ['not', 'reused', 'True']
