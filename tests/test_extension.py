@@ -6,7 +6,8 @@ import tfmagic
 from tfmagic.cellhooks import RESET_GUARD
 from tests.shell import ok, run
 
-MAGICS = {('line', 'vars'), ('line', 'tfreset'), ('cell', 'tfscope')}
+MAGICS = {('line', 'vars'), ('line', 'tfreset'), ('cell', 'tfscope'), ('line', 'saveckpt'),
+          ('line', 'restoreckpt'), ('line', 'ckpts'), ('line', 'inspectckpt')}
 
 
 def _registered(shell):

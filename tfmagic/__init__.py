@@ -2,26 +2,29 @@
 
 ``%load_ext tfmagic`` runs every cell in a managed ``tf.compat.v1`` graph and
 session and records where each variable came from; see ``%vars?``,
-``%%tfscope?`` and ``%tfreset?``.
+``%%tfscope?``, ``%tfreset?``, ``%saveckpt?``, ``%restoreckpt?``, ``%ckpts?``
+and ``%inspectckpt?``.
 """
 
 from __future__ import annotations
 
 from .cellhooks import CellHooks
+from .checkpoints import Checkpointer, CheckpointError
 from .tables import list_variables
 from .tracking import VariableTracker
 from .workspace import Workspace, WorkspaceError
 
-__all__ = ['Workspace', 'WorkspaceError', 'VariableTracker', 'workspace', 'tracker',
-           'variables', 'load_ipython_extension', 'unload_ipython_extension']
+__all__ = ['Workspace', 'WorkspaceError', 'VariableTracker', 'Checkpointer',
+           'CheckpointError', 'workspace', 'tracker', 'checkpointer', 'variables',
+           'load_ipython_extension', 'unload_ipython_extension']
 
-_hooks: CellHooks | None = None
+_magics = None  # the TFMagic instance of the shell tfmagic is loaded in
 
 
-def _loaded() -> CellHooks:
-    if _hooks is None:
+def _loaded():
+    if _magics is None:
         raise RuntimeError('tfmagic is not loaded: run %load_ext tfmagic first')
-    return _hooks
+    return _magics
 
 
 def workspace() -> Workspace:
@@ -34,6 +37,11 @@ def tracker() -> VariableTracker:
     return _loaded().tracker
 
 
+def checkpointer() -> Checkpointer:
+    """What ``%saveckpt`` and ``%restoreckpt`` save and restore with."""
+    return _loaded().checkpointer
+
+
 def variables(pattern: str | None = None, *, scope: str | None = None,
               trainable_only: bool = False, stats: bool = False):
     """The ``%vars`` DataFrame, from Python."""
@@ -43,25 +51,23 @@ def variables(pattern: str | None = None, *, scope: str | None = None,
 def load_ipython_extension(shell) -> None:
     from .magics import TFMagic
 
-    global _hooks
-    if _hooks is not None:  # loaded into another shell before: detach it first
-        unload_ipython_extension(_hooks.shell)
+    global _magics
+    if _magics is not None:  # loaded into another shell before: detach it first
+        unload_ipython_extension(_magics.shell)
     ws = Workspace()
     hooks = CellHooks(shell, ws, VariableTracker(ws))
-    magics = TFMagic(shell, hooks)
+    magics = TFMagic(shell, hooks, Checkpointer(ws))
     shell.register_magics(magics)
     hooks.register()
-    hooks.magics = magics
-    _hooks = hooks
+    _magics = magics
 
 
 def unload_ipython_extension(shell) -> None:
-    global _hooks
-    hooks, _hooks = _hooks, None
-    if hooks is None:
+    global _magics
+    magics, _magics = _magics, None
+    if magics is None:
         return
-    hooks.unregister()
-    magics = hooks.magics
+    magics.hooks.unregister()
     manager = shell.magics_manager
     for kind, table in magics.magics.items():
         for name in table:
@@ -69,5 +75,5 @@ def unload_ipython_extension(shell) -> None:
     manager.registry.pop(type(magics).__name__, None)
     if magics in shell.configurables:
         shell.configurables.remove(magics)
-    hooks.tracker.detach()
-    hooks.workspace.close()
+    magics.tracker.detach()
+    magics.workspace.close()

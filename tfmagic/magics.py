@@ -10,10 +10,11 @@ import tensorflow as tf
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, observe
+from traitlets import Bool, Int, Unicode, observe, validate
 
-from . import tables
+from . import checkpoints, tables
 from .cellhooks import CellHooks
+from .checkpoints import Checkpointer
 from .workspace import WorkspaceError
 
 # TensorFlow's rule for a name scope opened at the root of a graph
@@ -68,12 +69,27 @@ class TFMagic(Magics):
         'Initialize the variables a cell creates once it has run. Turn off to '
         'see TensorFlow\'s "uninitialized value" error.')).tag(config=True)
 
-    def __init__(self, shell, hooks: CellHooks):
+    checkpoint_dir = Unicode('checkpoints', help=(
+        'Directory of %saveckpt\'s default prefix (DIR/model) and of %restoreckpt\'s '
+        'and %ckpts\' default. Any tf.io.gfile path: local, ram://, gs://, s3://.')
+    ).tag(config=True)
+
+    max_to_keep = Int(5, help=(
+        'How many checkpoints of one prefix %saveckpt keeps (0 keeps all).')).tag(config=True)
+
+    def __init__(self, shell, hooks: CellHooks, checkpointer: Checkpointer):
         super().__init__(shell=shell)
         self.hooks = hooks
         self.workspace = hooks.workspace
         self.tracker = hooks.tracker
+        self.checkpointer = checkpointer
         hooks.auto_init = self.auto_init
+
+    @validate('max_to_keep')
+    def _valid_max_to_keep(self, proposal):
+        if proposal['value'] < 0:
+            raise ValueError('TFMagic.max_to_keep must be 0 (keep all) or more')
+        return proposal['value']
 
     @observe('auto_init')
     def _auto_init_changed(self, change) -> None:
@@ -150,3 +166,95 @@ class TFMagic(Magics):
             raise UsageError(f'%tfreset: {err}') from None
         print(f'tfmagic: new graph and session; {count} variable'
               f"{'' if count == 1 else 's'} dropped.")
+
+    # -- checkpoints -------------------------------------------------------------
+
+    @magic_arguments()
+    @argument('prefix', nargs='?',
+              help='checkpoint path prefix (default: TFMagic.checkpoint_dir/model)')
+    @argument('--step', type=int, help='save as PREFIX-STEP')
+    @argument('--vars', dest='pattern', metavar='PATTERN',
+              help="only variables whose name matches this glob, e.g. 'layer1/*'")
+    @argument('--keep', type=int, metavar='K',
+              help='keep the newest K checkpoints of PREFIX (default TFMagic.max_to_keep; 0: all)')
+    @line_magic
+    def saveckpt(self, line):
+        """Save the variables as a TensorFlow checkpoint (what tf.compat.v1.train.Saver writes).
+
+        Writes PREFIX[-STEP].index, .data-*-of-*, .meta and updates the
+        directory's `checkpoint` file; keeps the newest K checkpoints of PREFIX.
+        A prefix holding a checkpoint of other variables is never overwritten.
+        Examples::
+
+            %saveckpt
+            %saveckpt checkpoints/net --step 100 --keep 3
+            %saveckpt encoder/enc --vars 'encoder/*'
+        """
+        args = parse(self.saveckpt, line)
+        if args.step is not None and args.step < 0:
+            raise UsageError('--step must be 0 or more')
+        keep = self.max_to_keep if args.keep is None else args.keep
+        if keep < 0:
+            raise UsageError('--keep must be 0 (keep all) or more')
+        prefix = args.prefix or checkpoints.join(self.checkpoint_dir, 'model')
+        print(self.checkpointer.save(prefix, step=args.step, pattern=args.pattern, keep=keep))
+
+    @magic_arguments()
+    @argument('path', nargs='?', metavar='PREFIX|DIR',
+              help='a checkpoint prefix, or a directory for its latest checkpoint '
+                   '(default: the latest in TFMagic.checkpoint_dir)')
+    @argument('--map', dest='mapping', nargs='+', action='extend', default=[],
+              metavar='OLD=NEW',
+              help='rename checkpoint names or scopes into the graph, e.g. old_net=net')
+    @argument('--allow-missing', action='store_true',
+              help='restore the variables that match and report the rest')
+    @line_magic
+    def restoreckpt(self, line):
+        """Restore variables from a checkpoint, after checking that it fits.
+
+        Every key, shape and dtype is compared with the graph first (after
+        --map renaming); on any mismatch nothing changes and each problem is
+        listed. Examples::
+
+            %restoreckpt
+            %restoreckpt checkpoints/model-100
+            %restoreckpt old_run/ --map encoder=enc --allow-missing
+        """
+        args = parse(self.restoreckpt, line)
+        try:
+            mapping = checkpoints.parse_mapping(args.mapping)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        for name in (n for pair in mapping.items() for n in pair if n):
+            check_scope_name(name, '--map')
+        prefix = checkpoints.resolve(args.path, self.checkpoint_dir)
+        print(self.checkpointer.restore(prefix, mapping=mapping, allow_missing=args.allow_missing))
+
+    @magic_arguments()
+    @argument('directory', nargs='?', metavar='DIR',
+              help='directory to list (default: TFMagic.checkpoint_dir)')
+    @line_magic
+    def ckpts(self, line):
+        """List the checkpoints in a directory as a DataFrame.
+
+        Columns: prefix, step, saved_at, size_bytes, variables, latest. Lists
+        what the `checkpoint` state file names and any other checkpoint there.
+        """
+        args = parse(self.ckpts, line)
+        return tables.checkpoints_frame(
+            checkpoints.list_checkpoints(args.directory or self.checkpoint_dir))
+
+    @magic_arguments()
+    @argument('prefix', metavar='PREFIX', help='a checkpoint prefix, one of its files, or a directory')
+    @line_magic
+    def inspectckpt(self, line):
+        """Compare a checkpoint's variables with the graph, as a DataFrame.
+
+        Columns: name, shape, dtype, status ('match', 'missing in graph',
+        'missing in checkpoint', 'shape mismatch', 'dtype mismatch'). Reads
+        only the checkpoint's index. Works on any TF checkpoint: a Saver's,
+        a tf.train.Checkpoint's, or a SavedModel's variables/variables.
+        """
+        args = parse(self.inspectckpt, line)
+        prefix = checkpoints.resolve(args.prefix, self.checkpoint_dir)
+        return tables.inspect_frame(self.checkpointer.compare(prefix))

@@ -8,12 +8,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .checkpoints import CheckpointInfo, Entry
 from .tracking import VariableInfo, VariableTracker
 
 VARIABLE_COLUMNS = (
     'name', 'scope', 'shape', 'dtype', 'trainable', 'created_by', 'created_in',
     'reuses', 'reused_in', 'reuse_status', 'initialized')
 STATS_COLUMNS = ('size', 'nbytes', 'min', 'max', 'mean', 'std')
+CHECKPOINT_COLUMNS = ('prefix', 'step', 'saved_at', 'size_bytes', 'variables', 'latest')
+INSPECT_COLUMNS = ('name', 'shape', 'dtype', 'status')
 
 
 def in_scope(name: str, scope: str) -> bool:
@@ -56,11 +59,14 @@ def variables_frame(infos: Sequence[VariableInfo],
     frame['trainable'] = frame['trainable'].astype(bool)
     frame['initialized'] = frame['initialized'].astype(bool)
     frame['reuses'] = frame['reuses'].astype('int64')
-    if values is not None:
-        stats = [value_stats(v) for v in values]
-        for i, column in enumerate(STATS_COLUMNS):
-            frame[column] = pd.array([s[i] for s in stats],
-                                     dtype='Int64' if i < 2 else 'float64')
+    return frame if values is None else _with_stats(frame, values)
+
+
+def _with_stats(frame: pd.DataFrame, values) -> pd.DataFrame:
+    stats = [value_stats(v) for v in values]
+    for i, column in enumerate(STATS_COLUMNS):
+        frame[column] = pd.array([s[i] for s in stats],
+                                 dtype='Int64' if i < 2 else 'float64')
     return frame
 
 
@@ -91,3 +97,30 @@ def list_variables(tracker: VariableTracker, pattern: str | None = None,
         fetched = iter(tracker.workspace.fetch_values(with_value))
         values = [next(fetched) if i.initialized else None for i in infos]
     return variables_frame(infos, values)
+
+
+def checkpoints_frame(infos: Sequence[CheckpointInfo]) -> pd.DataFrame:
+    """The ``%ckpts`` table: one row per checkpoint, oldest first."""
+    return pd.DataFrame({
+        'prefix': [i.prefix for i in infos],
+        'step': pd.array([i.step for i in infos], dtype='Int64'),
+        'saved_at': pd.to_datetime([i.saved_at for i in infos]),
+        'size_bytes': pd.array([i.size_bytes for i in infos], dtype='int64'),
+        'variables': pd.array([i.variables for i in infos], dtype='Int64'),
+        'latest': pd.array([i.latest for i in infos], dtype='bool'),
+    }, columns=list(CHECKPOINT_COLUMNS))
+
+
+def inspect_frame(entries: Sequence[Entry],
+                  values: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """The ``%inspectckpt`` table: checkpoint keys against the graph; with
+    ``values`` (key -> array) the statistics of each stored value too."""
+    frame = pd.DataFrame({
+        'name': [e.key if e.key is not None else e.name for e in entries],
+        'shape': [e.shape for e in entries],
+        'dtype': [e.dtype for e in entries],
+        'status': [e.status for e in entries],
+    }, columns=list(INSPECT_COLUMNS))
+    if values is None:
+        return frame
+    return _with_stats(frame, [values.get(e.key) for e in entries])

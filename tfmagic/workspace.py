@@ -180,6 +180,10 @@ class Workspace:
                 id(v) for v, flag in zip(unknown, flags) if flag)
         return [id(v) in self._known_initialized for v in variables]
 
+    def mark_initialized(self, variables: Iterable[tf.Variable]) -> None:
+        """Record that ``variables`` were given values (by a restore, say)."""
+        self._known_initialized.update(id(v) for v in variables)
+
     def _initialized_check(self, var: tf.Variable) -> tf.Tensor:
         # Resource variables built in graph mode carry a VarIsInitializedOp
         # from their construction; reusing it keeps the graph unchanged.

@@ -1,0 +1,504 @@
+"""Save, restore, list and inspect checkpoints of a workspace's variables.
+
+The files are exactly what ``tf.compat.v1.train.Saver`` writes (V2 format:
+``PREFIX.index``, ``PREFIX.data-*-of-*``, ``PREFIX.meta`` and the directory's
+``checkpoint`` state file), so they interoperate both ways with plain TF code.
+What this module adds is safety around the Saver:
+
+* a restore is checked key by key -- name (after ``--map`` renaming), shape,
+  dtype -- before anything is assigned, because a plain ``Saver.restore`` lets
+  resource variables silently take the checkpoint's shape;
+* keep-last-K counts per prefix (a plain ``Saver(max_to_keep=K)`` also deletes
+  checkpoints it saved under other prefixes), and the state file stores paths
+  relative to its directory, so a checkpoint folder can be moved;
+* a damaged file is reported once, by name, whatever TensorFlow raised;
+* savers are built once per variable set, so repeated saves and restores add
+  no op to the graph.
+
+All paths go through ``tf.io.gfile``; ``ram://``, ``gs://`` and ``s3://`` work.
+A ``.meta`` graph is written but never imported.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from .workspace import Workspace
+
+gfile = tf.io.gfile
+
+MATCH = 'match'
+MISSING_IN_GRAPH = 'missing in graph'
+MISSING_IN_CHECKPOINT = 'missing in checkpoint'
+SHAPE_MISMATCH = 'shape mismatch'
+DTYPE_MISMATCH = 'dtype mismatch'
+
+#: Key of the object graph that TF2 object-based checkpoints carry; not a variable.
+OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
+#: TF2 object-based checkpoints (``tf.train.Checkpoint``, SavedModel) store a
+#: variable at ``path/to/var/.ATTRIBUTES/VARIABLE_VALUE``; it is compared
+#: with the graph under ``path/to/var``.
+OBJECT_VALUE_SUFFIX = '/.ATTRIBUTES/VARIABLE_VALUE'
+
+STATE_FILE = 'checkpoint'
+_FILE_SUFFIX = re.compile(r'\.(index|meta|data-\d{5}-of-\d{5})$')
+_STEP = re.compile(r'-(\d+)$')
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be saved, found, read or restored; nothing changed."""
+
+    def _render_traceback_(self):
+        # IPython and ipykernel show this instead of a traceback: the message
+        # is the whole story, and the stack of tfmagic internals is noise.
+        return [f'{type(self).__name__}: {self}']
+
+
+# -- paths -------------------------------------------------------------------
+
+
+def _paths(path: str):
+    """``os.path`` for local paths, ``posixpath`` for URLs such as ``ram://``."""
+    return posixpath if '://' in path else os.path
+
+
+def normalize_prefix(path: str) -> str:
+    """``model.index`` / ``model.meta`` / ``model.data-00000-of-00001`` ->
+    ``model`` (``list_variables`` finds nothing under a suffixed prefix)."""
+    prefix = _FILE_SUFFIX.sub('', str(path).rstrip('/'))
+    return prefix if '://' in prefix else os.path.normpath(prefix)
+
+
+def join(directory: str, name: str) -> str:
+    return _paths(directory).join(directory, name)
+
+
+def _dirname(path: str) -> str:
+    return _paths(path).dirname(path) or '.'
+
+
+def _exists(prefix: str) -> bool:
+    return gfile.exists(prefix + '.index')
+
+
+def checkpoint_files(prefix: str) -> list[str]:
+    """The files of the checkpoint at ``prefix`` that exist."""
+    files = [p for p in (prefix + '.index', prefix + '.meta') if gfile.exists(p)]
+    return files + sorted(gfile.glob(prefix + '.data-*-of-*'))
+
+
+def _size(prefix: str) -> int:
+    return sum(gfile.stat(p).length for p in checkpoint_files(prefix))
+
+
+def _state_path(prefix: str, directory: str) -> str:
+    """How to pass ``prefix`` to ``update_checkpoint_state`` so that the state
+    file stores it relative to ``directory`` and the folder can be moved: TF
+    itself makes paths relative when ``directory`` is relative (a URL counts
+    as relative), and stores them as given when it is absolute."""
+    if os.path.isabs(directory) and prefix.startswith(directory.rstrip('/') + '/'):
+        return prefix[len(directory.rstrip('/')) + 1:]
+    return prefix
+
+
+def _state(directory: str):
+    try:
+        return tf.compat.v1.train.get_checkpoint_state(directory)
+    except Exception:  # a damaged state file: treat as absent, files still count
+        return None
+
+
+def _prefixes_in(directory: str) -> list[str]:
+    return sorted(normalize_prefix(p) for p in gfile.glob(join(directory, '*.index')))
+
+
+def latest_in(directory: str) -> str:
+    """The newest checkpoint in ``directory``: the state file's, if its files
+    exist, else the most recently written one."""
+    state = _state(directory)
+    if state is not None and _exists(state.model_checkpoint_path):
+        return normalize_prefix(state.model_checkpoint_path)
+    prefixes = _prefixes_in(directory) if gfile.isdir(directory) else []
+    if not prefixes:
+        raise CheckpointError(f'no checkpoint in {directory!r}: it has no *.index file')
+    return max(prefixes, key=lambda p: (gfile.stat(p + '.index').mtime_nsec, p))
+
+
+def resolve(path: str | None, default_dir: str) -> str:
+    """The checkpoint prefix that ``path`` (a prefix, one of its files, or a
+    directory; ``None`` for ``default_dir``) names."""
+    if path is None:
+        return latest_in(default_dir)
+    prefix = normalize_prefix(path)
+    if _exists(prefix):  # first: under ram:// a prefix also looks like a directory
+        return prefix
+    if gfile.isdir(prefix):
+        return latest_in(prefix)
+    raise CheckpointError(f'no checkpoint at {path!r}: {prefix}.index does not exist')
+
+
+# -- reading -------------------------------------------------------------------
+
+
+def _first_line(error: BaseException) -> str:
+    text = getattr(error, 'message', None) or str(error) or type(error).__name__
+    return text.strip().splitlines()[0]
+
+
+def read_index(prefix: str) -> tuple[dict[str, tuple], dict[str, str]]:
+    """Shapes and dtypes of every key in the checkpoint, from its index only."""
+    try:
+        reader = tf.compat.v1.train.NewCheckpointReader(prefix)
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+    except Exception as err:  # DataLossError, OutOfRangeError, IndexError, ...
+        raise CheckpointError(
+            f'cannot read checkpoint index {prefix}.index: it is damaged or not a '
+            f'checkpoint ({type(err).__name__}: {_first_line(err)})') from None
+    shapes.pop(OBJECT_GRAPH_KEY, None)
+    return ({k: tuple(v) for k, v in shapes.items()},
+            {k: v.base_dtype.name for k, v in dtypes.items() if k in shapes})
+
+
+def read_values(prefix: str, keys) -> dict[str, np.ndarray]:
+    """The tensors stored under ``keys`` (this reads the data files)."""
+    try:
+        reader = tf.compat.v1.train.NewCheckpointReader(prefix)
+        return {key: reader.get_tensor(key) for key in keys}
+    except Exception as err:
+        raise _damaged_data(prefix, err) from None
+
+
+def _damaged_data(prefix: str, err: BaseException) -> CheckpointError:
+    files = ', '.join(gfile.glob(prefix + '.data-*-of-*')) or f'{prefix}.data-*'
+    return CheckpointError(
+        f'checkpoint data is damaged or truncated: {files} '
+        f'({type(err).__name__}: {_first_line(err)})')
+
+
+def graph_name(key: str) -> str:
+    """The graph variable name a checkpoint key is compared with."""
+    return key[:-len(OBJECT_VALUE_SUFFIX)] if key.endswith(OBJECT_VALUE_SUFFIX) else key
+
+
+# -- renaming (--map) ------------------------------------------------------------
+
+
+def parse_mapping(pairs) -> dict[str, str]:
+    """``['old=new', 'a/b=c']`` -> ``{'old': 'new', 'a/b': 'c'}``; ``'/'`` or
+    an empty side is the root scope."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or ():
+        old, sep, new = pair.partition('=')
+        if not sep:
+            raise ValueError(f'--map takes OLD=NEW (checkpoint name or scope = graph '
+                             f'name or scope), got {pair!r}')
+        old, new = old.strip().strip('/'), new.strip().strip('/')
+        if old in mapping:
+            raise ValueError(f'--map names {old or "/"!r} twice')
+        if not old and not new:
+            raise ValueError(f'--map {pair!r} maps the root to itself')
+        mapping[old] = new
+    return mapping
+
+
+def map_name(name: str, mapping: dict[str, str]) -> str:
+    """Rename a checkpoint name into the graph, as ``init_from_checkpoint``'s
+    assignment map does: an exact name, or a scope and everything under it
+    (the longest matching entry wins)."""
+    for old in sorted(mapping, key=len, reverse=True):
+        new = mapping[old]
+        if not old:
+            return f'{new}/{name}'
+        if name == old:
+            return new or name
+        if name.startswith(old + '/'):
+            rest = name[len(old) + 1:]
+            return f'{new}/{rest}' if new else rest
+    return name
+
+
+# -- comparing with the graph ------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One checkpoint key and/or graph variable, and how they compare."""
+
+    name: str                     # graph-side name (after renaming)
+    key: str | None               # checkpoint key; None if missing in checkpoint
+    variable: tf.Variable | None  # None if missing in graph
+    shape: tuple | None           # the checkpoint's; the graph's if missing there
+    dtype: str
+    status: str
+
+    def describe(self) -> str:
+        where = self.key if self.key is not None else self.name
+        if self.key is not None and self.name != self.key:
+            where = f'{self.key} -> {self.name}'
+        if self.status == SHAPE_MISMATCH:
+            return f'{where}: shape {self.shape} in checkpoint, {_shape(self.variable)} in graph'
+        if self.status == DTYPE_MISMATCH:
+            return (f'{where}: dtype {self.dtype} in checkpoint, '
+                    f'{self.variable.dtype.base_dtype.name} in graph')
+        return f'{where}: {self.status}'
+
+
+def _shape(var) -> tuple | None:
+    return tuple(var.shape.as_list()) if var.shape.rank is not None else None
+
+
+def _shapes_agree(graph_shape: tuple | None, ckpt_shape: tuple) -> bool:
+    if graph_shape is None:
+        return True
+    return len(graph_shape) == len(ckpt_shape) and all(
+        g is None or g == c for g, c in zip(graph_shape, ckpt_shape))
+
+
+def compare(variables, shapes: dict, dtypes: dict, mapping: dict | None = None) -> list[Entry]:
+    """Every checkpoint key against the graph ``variables``, and every graph
+    variable the checkpoint lacks, in name order."""
+    by_name = {v.op.name: v for v in variables}
+    entries, matched = [], set()
+    for key in sorted(shapes):
+        name = map_name(graph_name(key), mapping or {})
+        var = by_name.get(name)
+        if var is None or name in matched:
+            entries.append(Entry(name, key, None, shapes[key], dtypes[key], MISSING_IN_GRAPH))
+            continue
+        matched.add(name)
+        if not _shapes_agree(_shape(var), shapes[key]):
+            status = SHAPE_MISMATCH
+        elif var.dtype.base_dtype.name != dtypes[key]:
+            status = DTYPE_MISMATCH
+        else:
+            status = MATCH
+        entries.append(Entry(name, key, var, shapes[key], dtypes[key], status))
+    for name, var in by_name.items():
+        if name not in matched:
+            entries.append(Entry(name, None, var, _shape(var),
+                                 var.dtype.base_dtype.name, MISSING_IN_CHECKPOINT))
+    entries.sort(key=lambda e: e.name)
+    return entries
+
+
+# -- results -------------------------------------------------------------------------
+
+
+def _human(nbytes: int) -> str:
+    size = float(nbytes)
+    for unit in ('bytes', 'KB', 'MB', 'GB'):
+        if size < 1000 or unit == 'GB':
+            return f'{int(size)} bytes' if unit == 'bytes' else f'{size:.1f} {unit}'
+        size /= 1000
+    raise AssertionError('unreachable')
+
+
+@dataclass
+class SaveResult:
+    prefix: str
+    variables: int
+    nbytes: int
+    replaced: bool = False
+    deleted: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        what = 'variable' if self.variables == 1 else 'variables'
+        line = f'Saved {self.variables} {what} ({_human(self.nbytes)}) to {self.prefix}'
+        if self.replaced:
+            line += ', replacing the earlier save of the same variables'
+        if self.deleted:
+            line += f'; removed {len(self.deleted)} older ({", ".join(self.deleted)})'
+        return line + '.'
+
+
+@dataclass
+class RestoreResult:
+    prefix: str
+    restored: list[str]
+    skipped: list[Entry] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        what = 'variable' if len(self.restored) == 1 else 'variables'
+        line = f'Restored {len(self.restored)} {what} from {self.prefix}.'
+        if self.skipped:
+            line += f' Skipped {len(self.skipped)}: ' + '; '.join(e.describe() for e in self.skipped) + '.'
+        return line
+
+
+@dataclass
+class CheckpointInfo:
+    prefix: str
+    step: int | None
+    saved_at: datetime.datetime | None
+    size_bytes: int
+    variables: int | None
+    latest: bool
+
+
+# -- listing -------------------------------------------------------------------------
+
+
+def list_checkpoints(directory: str) -> list[CheckpointInfo]:
+    """The checkpoints in ``directory``: the state file's and any other
+    ``*.index`` there (the state file may have forgotten them), oldest first.
+    A damaged index shows ``variables=None``; a forgotten-file entry size 0."""
+    directory = str(directory).rstrip('/') or '/'
+    if not gfile.isdir(directory):
+        raise CheckpointError(f'no checkpoint directory {directory!r}')
+    state = _state(directory)
+    latest = normalize_prefix(state.model_checkpoint_path) if state is not None else None
+    prefixes = set(_prefixes_in(directory))
+    if state is not None:
+        prefixes.update(normalize_prefix(p) for p in state.all_model_checkpoint_paths)
+    infos = []
+    for prefix in prefixes:
+        present = _exists(prefix)
+        mtime_ns, count = None, None
+        if present:
+            mtime_ns = gfile.stat(prefix + '.index').mtime_nsec
+            try:
+                count = len(read_index(prefix)[0])
+            except CheckpointError:
+                count = None
+        step = _STEP.search(prefix)
+        infos.append((mtime_ns is None, mtime_ns or 0, prefix, CheckpointInfo(
+            prefix=prefix, step=int(step.group(1)) if step else None,
+            saved_at=None if mtime_ns is None else
+            datetime.datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0),
+            size_bytes=_size(prefix) if present else 0, variables=count,
+            latest=prefix == latest)))
+    return [info for *_, info in sorted(infos, key=lambda t: t[:3])]
+
+
+# -- saving and restoring ----------------------------------------------------------------
+
+
+class Checkpointer:
+    """Saves and restores a workspace's variables, reusing its savers."""
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self._savers: dict[tuple, tf.compat.v1.train.Saver] = {}
+        workspace.on_reset(lambda ws: self._savers.clear())
+
+    def _saver(self, var_list) -> tf.compat.v1.train.Saver:
+        """A Saver for exactly ``var_list`` (a list, or a dict key -> variable),
+        built once; building one adds save/restore ops to the graph."""
+        items = var_list.items() if isinstance(var_list, dict) else enumerate(var_list)
+        key = tuple(sorted((str(k), id(v)) for k, v in items))
+        saver = self._savers.get(key)
+        if saver is None:
+            with self.workspace.graph.as_default():
+                saver = tf.compat.v1.train.Saver(
+                    var_list=var_list, max_to_keep=None, save_relative_paths=True)
+            self._savers[key] = saver
+        return saver
+
+    def save(self, prefix: str, *, step: int | None = None, pattern: str | None = None,
+             keep: int = 5) -> SaveResult:
+        """Write the variables (those whose name matches ``pattern``) to
+        ``prefix[-step]``, record it in the directory's state file as the
+        latest, and keep the newest ``keep`` checkpoints of ``prefix`` (0: all)."""
+        ws = self.workspace
+        base = normalize_prefix(prefix)
+        target = base if step is None else f'{base}-{step}'
+        variables = [v for v in ws.variables()
+                     if pattern is None or fnmatch.fnmatchcase(v.op.name, pattern)]
+        if not variables:
+            raise CheckpointError('nothing to save: ' + (
+                f'no variable matches {pattern!r}' if pattern else 'the graph has no variables'))
+        missing = [v.op.name for v, ok in zip(variables, ws.initialized(variables)) if not ok]
+        if missing:
+            raise CheckpointError(
+                f'cannot save {", ".join(missing)}: not initialized in this session')
+        replaced = self._check_overwrite(target, variables)
+        directory = _dirname(target)
+        try:
+            gfile.makedirs(directory)
+            saver = self._saver(variables)
+            with ws.graph.as_default():  # Saver takes its eager path otherwise
+                saver.save(ws.session, target, write_state=False)
+        except (tf.errors.OpError, OSError, ValueError) as err:
+            raise CheckpointError(
+                f'cannot write checkpoint {target}: {_first_line(err)}') from None
+        deleted = self._update_state(directory, base, target, keep)
+        return SaveResult(target, len(variables), _size(target), replaced, deleted)
+
+    def _check_overwrite(self, target: str, variables) -> bool:
+        """True if ``target`` holds a checkpoint of these very variables (a
+        re-save); an error if it holds anything else."""
+        if not _exists(target):
+            return False
+        try:
+            shapes, dtypes = read_index(target)
+        except CheckpointError:
+            shapes, dtypes = None, None
+        same = shapes is not None and all(
+            e.status == MATCH for e in compare(variables, shapes, dtypes))
+        if not same:
+            raise CheckpointError(
+                f'{target} already holds a different checkpoint; save under another '
+                'prefix or --step, or delete its files first')
+        return True
+
+    def _update_state(self, directory: str, base: str, target: str, keep: int) -> list[str]:
+        """Make ``target`` the latest in the state file and delete the oldest
+        checkpoints of the same prefix beyond ``keep``; return those deleted."""
+        state = _state(directory)
+        listed = [normalize_prefix(p) for p in (state.all_model_checkpoint_paths if state else ())]
+        listed = [p for p in dict.fromkeys(listed) if p != target and _exists(p)]
+        family = re.compile(re.escape(base) + r'(-\d+)?$')
+        ours = [p for p in set(listed) | set(_prefixes_in(directory))
+                if family.match(p) and p != target]
+        ours.sort(key=lambda p: (gfile.stat(p + '.index').mtime_nsec, p))
+        deleted = ours[:max(0, len(ours) - (keep - 1))] if keep > 0 else []
+        for prefix in deleted:
+            for path in checkpoint_files(prefix):
+                gfile.remove(path)
+        kept = [p for p in listed if p not in deleted] + [target]
+        tf.compat.v1.train.update_checkpoint_state(
+            directory, _state_path(target, directory),
+            all_model_checkpoint_paths=[_state_path(p, directory) for p in kept])
+        return deleted
+
+    def compare(self, prefix: str, mapping: dict | None = None) -> list[Entry]:
+        shapes, dtypes = read_index(prefix)
+        return compare(self.workspace.variables(), shapes, dtypes, mapping)
+
+    def restore(self, prefix: str, *, mapping: dict | None = None,
+                allow_missing: bool = False) -> RestoreResult:
+        """Assign the checkpoint's values to the graph's variables.
+
+        Every key, shape and dtype is checked first; on any mismatch nothing
+        is assigned and the error lists each problem, unless
+        ``allow_missing``, which restores the matching subset."""
+        entries = self.compare(prefix, mapping)
+        problems = [e for e in entries if e.status != MATCH]
+        matched = [e for e in entries if e.status == MATCH]
+        if problems and not allow_missing:
+            raise CheckpointError(
+                f'{prefix} does not fit the graph; nothing was restored:\n'
+                + '\n'.join('  ' + e.describe() for e in problems)
+                + '\nRename with --map OLD=NEW (checkpoint scope = graph scope), or '
+                  'restore the matching variables only with --allow-missing.')
+        if not matched:
+            raise CheckpointError(f'nothing to restore: no key of {prefix} matches a graph variable')
+        saver = self._saver({e.key: e.variable for e in matched})
+        try:
+            with self.workspace.graph.as_default():
+                saver.restore(self.workspace.session, prefix)
+        except Exception as err:
+            # One RestoreV2 op reads every tensor before any assignment runs,
+            # so a damaged data file leaves all variables as they were.
+            raise _damaged_data(prefix, err) from None
+        self.workspace.mark_initialized([e.variable for e in matched])
+        return RestoreResult(prefix, [e.name for e in matched], problems)
