@@ -120,6 +120,23 @@ def _prefixes_in(directory: str) -> list[str]:
     return sorted(normalize_prefix(p) for p in gfile.glob(join(directory, '*.index')))
 
 
+def _state_order(state) -> dict[str, int]:
+    paths = state.all_model_checkpoint_paths if state is not None else ()
+    return {normalize_prefix(p): i for i, p in enumerate(paths)}
+
+
+def _oldest_first(prefixes, state) -> list[str]:
+    """Order checkpoints by age: index mtime (whole seconds on most file
+    systems), then the state file's order, then step."""
+    order = _state_order(state)
+
+    def age(prefix):
+        step = _STEP.search(prefix)
+        return (gfile.stat(prefix + '.index').mtime_nsec, order.get(prefix, -1),
+                int(step.group(1)) if step else -1, prefix)
+    return sorted(prefixes, key=age)
+
+
 def latest_in(directory: str) -> str:
     """The newest checkpoint in ``directory``: the state file's, if its files
     exist, else the most recently written one."""
@@ -129,7 +146,7 @@ def latest_in(directory: str) -> str:
     prefixes = _prefixes_in(directory) if gfile.isdir(directory) else []
     if not prefixes:
         raise CheckpointError(f'no checkpoint in {directory!r}: it has no *.index file')
-    return max(prefixes, key=lambda p: (gfile.stat(p + '.index').mtime_nsec, p))
+    return _oldest_first(prefixes, state)[-1]
 
 
 def resolve(path: str | None, default_dir: str) -> str:
@@ -359,24 +376,24 @@ def list_checkpoints(directory: str) -> list[CheckpointInfo]:
     prefixes = set(_prefixes_in(directory))
     if state is not None:
         prefixes.update(normalize_prefix(p) for p in state.all_model_checkpoint_paths)
+    present = [p for p in prefixes if _exists(p)]
+    forgotten = sorted(p for p in prefixes if p not in present)  # in the state file only
     infos = []
-    for prefix in prefixes:
-        present = _exists(prefix)
-        mtime_ns, count = None, None
-        if present:
-            mtime_ns = gfile.stat(prefix + '.index').mtime_nsec
+    for prefix in _oldest_first(present, state) + forgotten:
+        saved_at, count = None, None
+        if prefix in present:
+            saved_at = datetime.datetime.fromtimestamp(
+                gfile.stat(prefix + '.index').mtime_nsec / 1e9).replace(microsecond=0)
             try:
                 count = len(read_index(prefix)[0])
             except CheckpointError:
                 count = None
         step = _STEP.search(prefix)
-        infos.append((mtime_ns is None, mtime_ns or 0, prefix, CheckpointInfo(
-            prefix=prefix, step=int(step.group(1)) if step else None,
-            saved_at=None if mtime_ns is None else
-            datetime.datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0),
-            size_bytes=_size(prefix) if present else 0, variables=count,
-            latest=prefix == latest)))
-    return [info for *_, info in sorted(infos, key=lambda t: t[:3])]
+        infos.append(CheckpointInfo(
+            prefix=prefix, step=int(step.group(1)) if step else None, saved_at=saved_at,
+            size_bytes=_size(prefix) if saved_at else 0, variables=count,
+            latest=prefix == latest))
+    return infos
 
 
 # -- saving and restoring ----------------------------------------------------------------
@@ -459,7 +476,7 @@ class Checkpointer:
         family = re.compile(re.escape(base) + r'(-\d+)?$')
         ours = [p for p in set(listed) | set(_prefixes_in(directory))
                 if family.match(p) and p != target]
-        ours.sort(key=lambda p: (gfile.stat(p + '.index').mtime_nsec, p))
+        ours = _oldest_first(ours, state)
         deleted = ours[:max(0, len(ours) - (keep - 1))] if keep > 0 else []
         for prefix in deleted:
             for path in checkpoint_files(prefix):

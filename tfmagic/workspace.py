@@ -193,7 +193,7 @@ class Workspace:
             return check
         check = self._initialized_checks.get(id(var))
         if check is None:
-            with self.graph.as_default(), tf.name_scope(None):
+            with self.graph.as_default(), self.graph.name_scope(None):
                 check = tf.compat.v1.is_variable_initialized(var)
             self._initialized_checks[id(var)] = check
         return check
