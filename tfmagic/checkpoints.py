@@ -21,6 +21,7 @@ A ``.meta`` graph is written but never imported.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fnmatch
 import os
@@ -399,6 +400,18 @@ def list_checkpoints(directory: str) -> list[CheckpointInfo]:
 # -- saving and restoring ----------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _quiet_tf_logging():
+    """Hold back TensorFlow's INFO and deprecation lines: the result says it all."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel('ERROR')
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class Checkpointer:
     """Saves and restores a workspace's variables, reusing its savers."""
 
@@ -442,7 +455,7 @@ class Checkpointer:
         try:
             gfile.makedirs(directory)
             saver = self._saver(variables)
-            with ws.graph.as_default():  # Saver takes its eager path otherwise
+            with ws.graph.as_default(), _quiet_tf_logging():  # else Saver goes eager
                 saver.save(ws.session, target, write_state=False)
         except (tf.errors.OpError, OSError, ValueError) as err:
             raise CheckpointError(
@@ -482,9 +495,10 @@ class Checkpointer:
             for path in checkpoint_files(prefix):
                 gfile.remove(path)
         kept = [p for p in listed if p not in deleted] + [target]
-        tf.compat.v1.train.update_checkpoint_state(
-            directory, _state_path(target, directory),
-            all_model_checkpoint_paths=[_state_path(p, directory) for p in kept])
+        with _quiet_tf_logging():  # a deprecation notice pointing at CheckpointManager
+            tf.compat.v1.train.update_checkpoint_state(
+                directory, _state_path(target, directory),
+                all_model_checkpoint_paths=[_state_path(p, directory) for p in kept])
         return deleted
 
     def compare(self, prefix: str, mapping: dict | None = None) -> list[Entry]:
@@ -511,7 +525,7 @@ class Checkpointer:
             raise CheckpointError(f'nothing to restore: no key of {prefix} matches a graph variable')
         saver = self._saver({e.key: e.variable for e in matched})
         try:
-            with self.workspace.graph.as_default():
+            with self.workspace.graph.as_default(), _quiet_tf_logging():
                 saver.restore(self.workspace.session, prefix)
         except Exception as err:
             # One RestoreV2 op reads every tensor before any assignment runs,
