@@ -17,14 +17,15 @@ import queue
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from jupyter_client import KernelManager
 
 #: Seconds a cell may take unless ``run`` is told otherwise.
 DEFAULT_TIMEOUT = 60
 
-#: Silences TensorFlow's C++ start-up logging, which ipykernel would forward
-#: into the first cell's stderr.
+#: Quiets TensorFlow's C++ logging, which ipykernel forwards into the cells'
+#: stderr (a few lines logged before absl starts still reach the first cell).
 QUIET_ENV = {'TF_CPP_MIN_LOG_LEVEL': '2'}
 
 
@@ -77,6 +78,7 @@ class Kernel:
 
     def __init__(self, cwd, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None,
                  kernel_name: str = 'python3'):
+        self.cwd = Path(cwd)
         self.timeout = timeout
         self.km = KernelManager(kernel_name=kernel_name)
         self.km.start_kernel(cwd=str(cwd), env={**os.environ, **QUIET_ENV, **(env or {})})

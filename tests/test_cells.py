@@ -100,7 +100,7 @@ def test_reset_default_graph_inside_a_scope_is_explained(ip, ws, capsys):
     graph = ws.graph
     result = run(ip, "with tf.compat.v1.variable_scope('s'):\n    tf.compat.v1.reset_default_graph()")
     assert isinstance(result.error_in_exec, AssertionError)
-    assert 'reset_default_graph() ran inside a `with` block' in capsys.readouterr().out
+    assert 'reset_default_graph() cannot clear the managed graph from here' in capsys.readouterr().out
     assert ws.graph is graph
 
 
@@ -145,3 +145,12 @@ def test_untracked_variables_get_their_creator_inferred(ip, ws):
     assert frame.loc['hidden_tv', 'created_by'] == 'tf.Variable'
     assert frame.loc['hidden_gv', 'reuses'] == 0
     assert ops_count(ws.graph) == before
+
+
+def test_an_aliased_reset_default_graph_is_explained(ip, ws, capsys):
+    graph = ws.graph
+    result = run(ip, 'rdg = tf.compat.v1.reset_default_graph\nrdg()')
+    assert isinstance(result.error_in_exec, AssertionError)
+    out = capsys.readouterr().out
+    assert 'called under another name' in out and '%tfreset' in out
+    assert ws.graph is graph

@@ -92,3 +92,10 @@ def test_get_variable_reruns_need_no_note(ip, capsys):
     ok(ip, cell)
     ok(ip, cell)
     assert 'tfmagic:' not in capsys.readouterr().out
+
+
+def test_a_new_session_is_named_as_the_cause_of_uninitialized_values(ip, capsys):
+    ok(ip, "v = tf.compat.v1.get_variable('v', initializer=1.0)")
+    _, out = _fails_with_hint(ip, capsys, 'with tf.compat.v1.Session() as sess:\n    sess.run(v)')
+    assert "tfmagic: v has a value in tfmagic's session, but this cell ran it in another session" in out
+    assert 'tf.compat.v1.get_default_session()' in out

@@ -57,16 +57,12 @@ def explain_error(error: BaseException | None, tracker: VariableTracker) -> str 
     if isinstance(error, tf.errors.FailedPreconditionError):
         match = _UNINITIALIZED.search(message)
         if match:
-            name = (match.group(1) or match.group(2)).split(':')[0]
-            return _lines(
-                f'{name} has no value in this session yet: tfmagic initializes new variables '
-                'after the cell that creates them (unless %config TFMagic.auto_init = False).',
-                'Use it from the next cell, or initialize it first: '
-                'sess.run(tf.compat.v1.global_variables_initializer()).')
+            return _uninitialized((match.group(1) or match.group(2)).split(':')[0], tracker)
     if isinstance(error, AssertionError) and _NESTED_RESET in message:
         return _lines(
-            'reset_default_graph() ran inside a `with` block (a scope or another graph).',
-            'Call it at the top level of the cell, or run %tfreset in a cell of its own.')
+            'reset_default_graph() cannot clear the managed graph from here: inside a `with` '
+            'block, or called under another name.',
+            'Call tf.compat.v1.reset_default_graph() at the top level of the cell, or run %tfreset.')
     return None
 
 
@@ -87,6 +83,21 @@ def _already_exists(name: str, tracker: VariableTracker) -> str:
         f'{name} already exists: {where}.',
         f'To share it, {share}.',
         'To start over with a fresh graph instead, run %tfreset.')
+
+
+def _uninitialized(name: str, tracker: VariableTracker) -> str:
+    var = tracker.variable(name)
+    if var is not None and tracker.workspace.initialized([var])[0]:
+        return _lines(
+            f"{name} has a value in tfmagic's session, but this cell ran it in another session, "
+            'where every variable starts without one.',
+            'Use sess = tf.compat.v1.get_default_session() instead of a new Session, or run '
+            'tf.compat.v1.global_variables_initializer() in yours.')
+    return _lines(
+        f'{name} has no value in this session yet: tfmagic initializes new variables '
+        'after the cell that creates them (unless %config TFMagic.auto_init = False).',
+        'Use it from the next cell, or initialize it first: '
+        'sess.run(tf.compat.v1.global_variables_initializer()).')
 
 
 def _does_not_exist(name: str, tracker: VariableTracker) -> str:

@@ -93,13 +93,17 @@ class VariableTracker:
         self._getter_depth = 0
         self._creations = 0
         self._quiet = False
+        self.generation = 0  # bumped by every reset
         self._clear()
         workspace.add_cell_context(self._creator_scope)
         workspace.on_reset(self._on_reset)
 
     def _clear(self) -> None:
+        self.generation += 1
+        self._changes: list[str] = []  # names created or reused, in order
         self._by_id: dict[int, VariableRecord] = {}
         self._by_name: dict[str, VariableRecord] = {}
+        self._variables: dict[str, tf.Variable] = {}
         self._cell_created: list[tf.Variable] = []
         self._runs_by_source: dict[str, tuple[int | None, list[str]]] = {}
         self._source: str | None = None
@@ -144,6 +148,7 @@ class VariableTracker:
                 record.reuses += 1
                 if self._cell is not None and self._cell not in record.reused_in:
                     record.reused_in.append(self._cell)
+                self._changes.append(record.name)
         return var
 
     def _variable_count(self) -> int:
@@ -157,6 +162,8 @@ class VariableTracker:
             dtype=var.dtype.base_dtype.name, created_by=created_by, created_in=cell)
         self._by_id[id(var)] = record
         self._by_name[record.name] = record
+        self._variables[record.name] = var
+        self._changes.append(record.name)
         return record
 
     # -- cells -------------------------------------------------------------------
@@ -212,9 +219,22 @@ class VariableTracker:
             self._quiet = False
         return CREATED_BY_GET_VARIABLE if found else CREATED_BY_VARIABLE
 
+    def changes_since(self, position: int) -> tuple[list[str], int]:
+        """Names of the variables created or reused since ``position`` in
+        this generation's change log, and the position to ask from next."""
+        return self._changes[position:], len(self._changes)
+
+    def records(self) -> list[VariableRecord]:
+        """Every record, untracked variables included, in graph order."""
+        return [self.record(v) for v in self.workspace.variables()]
+
     def find(self, name: str) -> VariableRecord | None:
         """The record of the variable named ``name`` (no ``:0``), if any."""
         return self._by_name.get(name)
+
+    def variable(self, name: str) -> tf.Variable | None:
+        """The recorded variable named ``name``, if any."""
+        return self._variables.get(name)
 
     def describe(self, variables=None) -> list[VariableInfo]:
         """Records joined with trainability and initialization, in graph order."""
