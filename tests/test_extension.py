@@ -7,7 +7,7 @@ from tfmagic.cellhooks import RESET_GUARD
 from tests.shell import ok, run
 
 MAGICS = {('line', 'vars'), ('line', 'tfreset'), ('cell', 'tfscope'), ('line', 'saveckpt'),
-          ('line', 'restoreckpt'), ('line', 'ckpts'), ('line', 'inspectckpt')}
+          ('line', 'restoreckpt'), ('line', 'ckpts'), ('line', 'inspectckpt'), ('line', 'tfpanel')}
 
 
 def _registered(shell):

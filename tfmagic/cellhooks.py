@@ -71,6 +71,7 @@ class CellHooks:
             self.shell.ast_transformers.remove(self._transformer)
         self.shell.user_ns.pop(RESET_GUARD, None)
         self.shell.user_ns_hidden.pop(RESET_GUARD, None)
+        self._after_cell.clear()
         self.tracker.end_cell()
         self.workspace.leave()
 
@@ -81,6 +82,11 @@ class CellHooks:
     def remove_after_cell(self, callback: Callable[[], None]) -> None:
         if callback in self._after_cell:
             self._after_cell.remove(callback)
+
+    def notify(self) -> None:
+        """Run the after-cell callbacks now (something changed outside a cell)."""
+        for callback in list(self._after_cell):
+            callback()
 
     # -- events --------------------------------------------------------------
 
@@ -104,8 +110,7 @@ class CellHooks:
         notes.append(hints.duplicates_note(report))
         for note in filter(None, notes):
             print(note)
-        for callback in list(self._after_cell):
-            callback()
+        self.notify()
 
     # -- reset_default_graph() -------------------------------------------------
 

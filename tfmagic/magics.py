@@ -15,6 +15,7 @@ from traitlets import Bool, Int, Unicode, observe, validate
 from . import checkpoints, tables
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer
+from .panel import VariableBrowser
 from .workspace import WorkspaceError
 
 # TensorFlow's rule for a name scope opened at the root of a graph
@@ -166,6 +167,15 @@ class TFMagic(Magics):
             raise UsageError(f'%tfreset: {err}') from None
         print(f'tfmagic: new graph and session; {count} variable'
               f"{'' if count == 1 else 's'} dropped.")
+
+    @magic_arguments()
+    @line_magic
+    def tfpanel(self, line):
+        """Show a live browser of the variables: scopes as a tree, a filter,
+        details with statistics and a histogram, and the checkpoints with
+        Save and Restore. It refreshes itself after every cell."""
+        parse(self.tfpanel, line)
+        return VariableBrowser(self.tracker, self.checkpointer, self, self.hooks)
 
     # -- checkpoints -------------------------------------------------------------
 
