@@ -22,7 +22,7 @@ from . import checkpoints, tables
 from .checkpoints import CheckpointError, Checkpointer
 from .tracking import NOT_REUSABLE, REUSED, VariableRecord, VariableTracker
 
-#: Rows the filtered view shows at most; the rest is summarized in one row.
+#: Variables the filtered view shows at most; the rest is summarized in one row.
 MAX_FILTERED_ROWS = 2000
 HISTOGRAM_BINS = 24
 FIRST_VALUES = 10
@@ -125,7 +125,7 @@ class ScopeTree:
             if not match(record.name):
                 continue
             total += 1
-            if len(rows) >= limit:
+            if total > limit:
                 continue
             parts = record.name.split('/')
             for depth in range(len(parts) - 1):
