@@ -22,6 +22,9 @@ from . import checkpoints, tables
 from .checkpoints import CheckpointError, Checkpointer
 from .tracking import NOT_REUSABLE, REUSED, VariableRecord, VariableTracker
 
+#: Full width minus the 2px margins ipywidgets puts on each side of a widget,
+#: so that wide rows do not overflow the panel.
+FULL_WIDTH = 'calc(100% - 4px)'
 #: Variables the filtered view shows at most; the rest is summarized in one row.
 MAX_FILTERED_ROWS = 2000
 HISTOGRAM_BINS = 24
@@ -33,7 +36,7 @@ CSS = """
 <style>
 .tfmagic-tree select { font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 .tfmagic-details table { border-collapse: collapse; font-size: 12px; }
-.tfmagic-details td, .tfmagic-details th { padding: 1px 8px; text-align: left; }
+.tfmagic-details td, .tfmagic-details th { padding: 0 8px; line-height: 1.4; text-align: left; }
 .tfmagic-error { color: #b00020; white-space: pre-wrap; }
 .tfmagic-ok { color: #1b5e20; white-space: pre-wrap; }
 </style>
@@ -176,9 +179,25 @@ def histogram_svg(values: np.ndarray, bins: int = HISTOGRAM_BINS,
             f'{edges[-1]:.4g}</text></svg>')
 
 
+def _checkpoint_label(info: checkpoints.CheckpointInfo) -> str:
+    if info.variables is None:
+        count = 'unreadable'
+    else:
+        count = f"{info.variables} variable{'' if info.variables == 1 else 's'}"
+    return f"{info.prefix}  {count}  {info.size_bytes} bytes{'  (latest)' if info.latest else ''}"
+
+
+def _cell(value) -> str:
+    """Floats to six significant digits, still reading as floats (``1.0``)."""
+    if not isinstance(value, float):
+        return str(value)
+    text = f'{value:.6g}'
+    return text if any(c in text for c in '.eEni') else text + '.0'
+
+
 def _table(rows) -> str:
     return '<table>' + ''.join(
-        f'<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>'
+        f'<tr><th>{html.escape(str(k))}</th><td>{html.escape(_cell(v))}</td></tr>'
         for k, v in rows) + '</table>'
 
 
@@ -213,7 +232,7 @@ class VariableBrowser(widgets.VBox):
 
         self.summary = widgets.HTML()
         self.filter = widgets.Text(placeholder="filter: text, or a glob such as layer1/*",
-                                   continuous_update=True, layout=widgets.Layout(width='100%'))
+                                   continuous_update=True, layout=widgets.Layout(width=FULL_WIDTH))
         self.tree = widgets.Select(options=[], rows=18, layout=widgets.Layout(width='55%'))
         self.tree.add_class('tfmagic-tree')
         self.details = widgets.HTML('<i>Select a variable to see its details.</i>',
@@ -222,7 +241,7 @@ class VariableBrowser(widgets.VBox):
         self.ckpt_prefix = widgets.Text(description='Prefix', layout=widgets.Layout(width='60%'))
         self.save_button = widgets.Button(description='Save', icon='save')
         self.restore_button = widgets.Button(description='Restore', icon='undo')
-        self.ckpt_list = widgets.Select(options=[], rows=5, layout=widgets.Layout(width='100%'))
+        self.ckpt_list = widgets.Select(options=[], rows=5, layout=widgets.Layout(width=FULL_WIDTH))
         self.ckpt_message = widgets.HTML()
         checkpoints_box = widgets.VBox([
             widgets.HTML('<b>Checkpoints</b>'),
@@ -357,10 +376,7 @@ class VariableBrowser(widgets.VBox):
             infos = checkpoints.list_checkpoints(directory) if listing[1] else []
         except CheckpointError:
             infos = []
-        self.ckpt_list.options = [
-            (f"{i.prefix}  {'' if i.variables is None else i.variables} variables  "
-             f"{i.size_bytes} bytes{'  (latest)' if i.latest else ''}", i.prefix)
-            for i in reversed(infos)]
+        self.ckpt_list.options = [(_checkpoint_label(i), i.prefix) for i in reversed(infos)]
 
     def save(self) -> None:
         """What the Save button does: ``%saveckpt`` with the prefix box."""
