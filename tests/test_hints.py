@@ -20,8 +20,8 @@ def test_already_exists_names_the_cell_and_the_fixes(ip, capsys):
     hint = out[out.index('tfmagic:'):].splitlines()
     assert hint == [
         f'tfmagic: layer/w already exists: get_variable created it in cell [{cell}].',
-        "  To share it, run the cell with %%tfscope layer --reuse "
-        "(or variable_scope('layer', reuse=tf.compat.v1.AUTO_REUSE)).",
+        "  To share it, run the cell with %%tfscope layer --reuse, or in code use "
+        "variable_scope('layer', reuse=tf.compat.v1.AUTO_REUSE), which also creates what is missing.",
         '  To start over with a fresh graph instead, run %tfreset.']
 
 

@@ -75,7 +75,8 @@ def _already_exists(name: str, tracker: VariableTracker) -> str:
     scope = name.rpartition('/')[0]
     where = _where(record) if record else 'it is in the graph'
     if scope:
-        share = f'run the cell with %%tfscope {scope} --reuse (or variable_scope({scope!r}, {AUTO_REUSE}))'
+        share = (f'run the cell with %%tfscope {scope} --reuse, or in code use '
+                 f'variable_scope({scope!r}, {AUTO_REUSE}), which also creates what is missing')
     else:
         share = ('wrap the call in tf.compat.v1.variable_scope('
                  f'tf.compat.v1.get_variable_scope(), {AUTO_REUSE})')
