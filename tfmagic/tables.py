@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +20,9 @@ CHECKPOINT_COLUMNS = ('prefix', 'step', 'saved_at', 'size_bytes', 'variables', '
 INSPECT_COLUMNS = ('name', 'shape', 'dtype', 'status')
 
 
+_BY_NAME = operator.attrgetter('record.name')
+
+
 def in_scope(name: str, scope: str) -> bool:
     """True when ``name`` lies in ``scope`` or one of its sub-scopes."""
     return name.startswith(scope + '/')
@@ -33,7 +37,7 @@ def select(infos: Sequence[VariableInfo], pattern: str | None = None,
         if (pattern is None or fnmatch.fnmatchcase(info.record.name, pattern))
         and (scope is None or in_scope(info.record.name, scope))
         and (info.trainable or not trainable_only)]
-    chosen.sort(key=lambda info: info.record.name)
+    chosen.sort(key=_BY_NAME)
     return chosen
 
 
@@ -49,9 +53,9 @@ def variables_frame(infos: Sequence[VariableInfo],
         'dtype': [r.dtype for r in records],
         'trainable': [info.trainable for info in infos],
         'created_by': [r.created_by for r in records],
-        'created_in': pd.array([r.created_in for r in records], dtype='Int64'),
+        'created_in': _nullable_ints([r.created_in for r in records]),
         'reuses': [r.reuses for r in records],
-        'reused_in': [list(r.reused_in) for r in records],
+        'reused_in': [r.reused_in for r in records],  # never mutated by the tracker
         'reuse_status': [r.reuse_status for r in records],
         'initialized': [info.initialized for info in infos],
     }
@@ -60,6 +64,14 @@ def variables_frame(infos: Sequence[VariableInfo],
     frame['initialized'] = frame['initialized'].astype(bool)
     frame['reuses'] = frame['reuses'].astype('int64')
     return frame if values is None else _with_stats(frame, values)
+
+
+def _nullable_ints(values: list) -> pd.arrays.IntegerArray:
+    """``pd.array(values, dtype='Int64')``, without its per-item inference."""
+    count = len(values)
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=count)
+    data = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=count)
+    return pd.arrays.IntegerArray(data, mask)
 
 
 def _with_stats(frame: pd.DataFrame, values) -> pd.DataFrame:

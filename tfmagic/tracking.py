@@ -39,20 +39,24 @@ class VariableRecord:
     created_by: str
     created_in: int | None = None
     reuses: int = 0
+    # Replaced, never mutated, on each reuse: a table made earlier keeps its snapshot.
     reused_in: list[int] = field(default_factory=list)
+    scope: str = field(init=False)  # everything before the last '/'
+    reuse_status: str = field(init=False)
 
-    @property
-    def scope(self) -> str:
-        return self.name.rpartition('/')[0]
+    def __post_init__(self):
+        self.scope = self.name.rpartition('/')[0]
+        self.reuse_status = NOT_REUSABLE if self.created_by == CREATED_BY_VARIABLE else NOT_REUSED
 
-    @property
-    def reuse_status(self) -> str:
-        if self.created_by == CREATED_BY_VARIABLE:
-            return NOT_REUSABLE
-        return REUSED if self.reuses else NOT_REUSED
+    def add_reuse(self, cell: int | None) -> None:
+        self.reuses += 1
+        if self.reuse_status == NOT_REUSED:
+            self.reuse_status = REUSED
+        if cell is not None and cell not in self.reused_in:
+            self.reused_in = [*self.reused_in, cell]
 
 
-@dataclass
+@dataclass(slots=True)
 class VariableInfo:
     """A record with the graph's and session's view of the variable."""
 
@@ -145,9 +149,7 @@ class VariableTracker:
         if (self._creations, self._variable_count()) == before and not self._quiet:
             for part in ([var] if isinstance(var, tf.Variable) else list(var)):
                 record = self.record(part)
-                record.reuses += 1
-                if self._cell is not None and self._cell not in record.reused_in:
-                    record.reused_in.append(self._cell)
+                record.add_reuse(self._cell)
                 self._changes.append(record.name)
         return var
 

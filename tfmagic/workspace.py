@@ -14,6 +14,7 @@ callables in bounded batches.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections import OrderedDict
 from typing import Callable, ContextManager, Iterable, Sequence
 
@@ -26,6 +27,25 @@ MAX_FETCH_BYTES = 256 * 2**20
 
 #: How many distinct fetch sets keep a compiled session callable.
 _CALLABLE_CACHE_SIZE = 16
+
+
+class LRUDict(OrderedDict):
+    """A dict that keeps its ``size`` most recently used entries."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get(self, key, default=None):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
 
 
 class WorkspaceError(RuntimeError):
@@ -55,7 +75,8 @@ class Workspace:
         self._session: tf.compat.v1.Session | None = None
         self._known_initialized: set[int] = set()
         self._initialized_checks: dict[int, tf.Tensor] = {}
-        self._callables: OrderedDict[tuple, Callable] = OrderedDict()
+        self._callables: LRUDict = LRUDict(_CALLABLE_CACHE_SIZE)
+        self._batch_plans: LRUDict = LRUDict(_CALLABLE_CACHE_SIZE)
 
     # -- graph and session ---------------------------------------------------
 
@@ -153,15 +174,12 @@ class Workspace:
 
     def variables(self) -> list[tf.Variable]:
         """Global and local variables of the graph, each once, in creation order."""
-        seen: set[int] = set()
-        result = []
-        for key in (tf.compat.v1.GraphKeys.GLOBAL_VARIABLES,
-                    tf.compat.v1.GraphKeys.LOCAL_VARIABLES):
-            for var in self.graph.get_collection(key):
-                if id(var) not in seen:
-                    seen.add(id(var))
-                    result.append(var)
-        return result
+        global_vars = self.graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+        local_vars = self.graph.get_collection(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
+        if not local_vars:
+            return global_vars
+        seen = set(map(id, global_vars))
+        return global_vars + [v for v in local_vars if id(v) not in seen]
 
     def trainable_ids(self) -> set[int]:
         return {id(v) for v in self.graph.get_collection(
@@ -173,12 +191,14 @@ class Workspace:
         A variable once initialized stays so for the session's life, so only
         variables not yet seen initialized are asked about, in one run.
         """
-        unknown = [v for v in variables if id(v) not in self._known_initialized]
-        if unknown:
-            flags = self._run_cached([self._initialized_check(v) for v in unknown])
-            self._known_initialized.update(
-                id(v) for v, flag in zip(unknown, flags) if flag)
-        return [id(v) in self._known_initialized for v in variables]
+        known = self._known_initialized
+        flags = [id(v) in known for v in variables]
+        if all(flags):
+            return flags
+        unknown = [v for v, flag in zip(variables, flags) if not flag]
+        checks = self._run_cached([self._initialized_check(v) for v in unknown])
+        known.update(id(v) for v, flag in zip(unknown, checks) if flag)
+        return [id(v) in known for v in variables]
 
     def mark_initialized(self, variables: Iterable[tf.Variable]) -> None:
         """Record that ``variables`` were given values (by a restore, say)."""
@@ -230,21 +250,20 @@ class Workspace:
         """The current values of ``variables``, read in as few runs as the
         byte bound allows; each batch's callable is reused while the same
         variables are asked for again."""
+        key = (max_batch_bytes, *map(id, variables))
+        batches = self._batch_plans.get(key)
+        if batches is None:
+            batches = self._batch_plans[key] = list(_batches(variables, max_batch_bytes))
         values: list[np.ndarray] = []
-        for batch in _batches(variables, max_batch_bytes):
+        for batch in batches:
             values.extend(self._run_cached(batch))
         return values
 
     def _run_cached(self, fetches: list) -> list:
-        key = tuple(id(f) for f in fetches)
+        key = tuple(map(id, fetches))
         run = self._callables.get(key)
         if run is None:
-            run = self.session.make_callable(list(fetches))
-            self._callables[key] = run
-            if len(self._callables) > _CALLABLE_CACHE_SIZE:
-                self._callables.popitem(last=False)
-        else:
-            self._callables.move_to_end(key)
+            run = self._callables[key] = self.session.make_callable(list(fetches))
         return run()
 
 
@@ -253,7 +272,7 @@ def variable_nbytes(var: tf.Variable) -> int:
     shape = var.shape
     if not shape.is_fully_defined():
         return 0
-    return int(np.prod(shape.as_list(), dtype=np.int64)) * var.dtype.base_dtype.size
+    return math.prod(shape.as_list()) * var.dtype.base_dtype.size
 
 
 def _batches(variables: Iterable[tf.Variable], max_bytes: int):
