@@ -154,3 +154,16 @@ def test_an_aliased_reset_default_graph_is_explained(ip, ws, capsys):
     out = capsys.readouterr().out
     assert 'called under another name' in out and '%tfreset' in out
     assert ws.graph is graph
+
+
+def test_a_closed_managed_session_is_replaced_by_a_fresh_one(ip, ws, capsys):
+    ok(ip, "v = tf.compat.v1.get_variable('v', initializer=2.0)")
+    ok(ip, 'with tf.compat.v1.get_default_session() as sess:\n    value = sess.run(v)')
+    assert ip.user_ns['value'] == 2.0
+    capsys.readouterr()
+    result = run(ip, 'v.eval()')
+    assert isinstance(result.error_in_exec, tf.errors.FailedPreconditionError)
+    assert 'tfmagic: v has no value in this session yet' in capsys.readouterr().out
+    ok(ip, "w = tf.compat.v1.get_variable('w', initializer=3.0)")
+    assert ok(ip, 'w.eval()') == 3.0
+    assert ok(ip, '%vars')['initialized'].tolist() == [False, True]

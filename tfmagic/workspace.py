@@ -82,9 +82,13 @@ class Workspace:
 
     @property
     def session(self) -> tf.compat.v1.Session:
-        """The session on :attr:`graph`, created on first use."""
-        if self._session is None:
+        """The session on :attr:`graph`, created on first use, and again if
+        user code closed it (``with tf.compat.v1.get_default_session() as s:``
+        does); variables then start without values, as in any new session."""
+        if self._session is None or getattr(self._session, '_closed', False):
             self._session = tf.compat.v1.Session(graph=self.graph, config=self._config)
+            self._known_initialized.clear()
+            self._callables.clear()
         return self._session
 
     @property
