@@ -24,15 +24,17 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fnmatch
+import functools
 import os
 import posixpath
+import operator
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
 
-from .workspace import Workspace
+from .tracking import VariableRecord, VariableTracker
 
 gfile = tf.io.gfile
 
@@ -176,14 +178,28 @@ def read_index(prefix: str) -> tuple[dict[str, tuple], dict[str, str]]:
     try:
         reader = tf.compat.v1.train.NewCheckpointReader(prefix)
         shapes = reader.get_variable_to_shape_map()
-        dtypes = reader.get_variable_to_dtype_map()
+        dtypes = _dtype_names(reader)
     except Exception as err:  # DataLossError, OutOfRangeError, IndexError, ...
         raise CheckpointError(
             f'cannot read checkpoint index {prefix}.index: it is damaged or not a '
             f'checkpoint ({type(err).__name__}: {_first_line(err)})') from None
     shapes.pop(OBJECT_GRAPH_KEY, None)
-    return ({k: tuple(v) for k, v in shapes.items()},
-            {k: v.base_dtype.name for k, v in dtypes.items() if k in shapes})
+    return {k: tuple(v) for k, v in shapes.items()}, dtypes
+
+
+@functools.lru_cache(maxsize=None)
+def _dtype_name(enum: int) -> str:
+    return tf.dtypes.as_dtype(enum).base_dtype.name
+
+
+def _dtype_names(reader) -> dict[str, str]:
+    """Key -> dtype name. ``get_variable_to_dtype_map`` wraps the reader's
+    enum map in a new ``DType`` per key, which dominates reading a large
+    index; the enum map it wraps is used directly where it exists."""
+    enums = getattr(reader, '_GetVariableToDataTypeMap', None)
+    if enums is None:
+        return {k: v.base_dtype.name for k, v in reader.get_variable_to_dtype_map().items()}
+    return {k: _dtype_name(v) for k, v in enums().items()}
 
 
 def read_values(prefix: str, keys) -> dict[str, np.ndarray]:
@@ -247,7 +263,7 @@ def map_name(name: str, mapping: dict[str, str]) -> str:
 # -- comparing with the graph ------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One checkpoint key and/or graph variable, and how they compare."""
 
@@ -263,15 +279,12 @@ class Entry:
         if self.key is not None and self.name != self.key:
             where = f'{self.key} -> {self.name}'
         if self.status == SHAPE_MISMATCH:
-            return f'{where}: shape {self.shape} in checkpoint, {_shape(self.variable)} in graph'
+            graph_shape = tuple(self.variable.shape.as_list()) if self.variable.shape.rank is not None else None
+            return f'{where}: shape {self.shape} in checkpoint, {graph_shape} in graph'
         if self.status == DTYPE_MISMATCH:
             return (f'{where}: dtype {self.dtype} in checkpoint, '
                     f'{self.variable.dtype.base_dtype.name} in graph')
         return f'{where}: {self.status}'
-
-
-def _shape(var) -> tuple | None:
-    return tuple(var.shape.as_list()) if var.shape.rank is not None else None
 
 
 def _shapes_agree(graph_shape: tuple | None, ckpt_shape: tuple) -> bool:
@@ -281,31 +294,36 @@ def _shapes_agree(graph_shape: tuple | None, ckpt_shape: tuple) -> bool:
         g is None or g == c for g, c in zip(graph_shape, ckpt_shape))
 
 
-def compare(variables, shapes: dict, dtypes: dict, mapping: dict | None = None) -> list[Entry]:
-    """Every checkpoint key against the graph ``variables``, and every graph
-    variable the checkpoint lacks, in name order."""
-    by_name = {v.op.name: v for v in variables}
+def compare(graph: list[VariableRecord], variables: dict, shapes: dict, dtypes: dict,
+            mapping: dict | None = None) -> list[Entry]:
+    """Every checkpoint key against the graph, and every graph variable the
+    checkpoint lacks, in name order. ``graph`` holds the records of the
+    graph's variables, ``variables`` maps their names to the variables."""
+    by_name = {r.name: r for r in graph}
     entries, matched = [], set()
-    for key in sorted(shapes):
-        name = map_name(graph_name(key), mapping or {})
-        var = by_name.get(name)
-        if var is None or name in matched:
-            entries.append(Entry(name, key, None, shapes[key], dtypes[key], MISSING_IN_GRAPH))
+    for key, shape in shapes.items():
+        name = map_name(graph_name(key), mapping) if mapping else graph_name(key)
+        record = by_name.get(name)
+        if record is None or name in matched:
+            entries.append(Entry(name, key, None, shape, dtypes[key], MISSING_IN_GRAPH))
             continue
         matched.add(name)
-        if not _shapes_agree(_shape(var), shapes[key]):
+        if not _shapes_agree(record.shape, shape):
             status = SHAPE_MISMATCH
-        elif var.dtype.base_dtype.name != dtypes[key]:
+        elif record.dtype != dtypes[key]:
             status = DTYPE_MISMATCH
         else:
             status = MATCH
-        entries.append(Entry(name, key, var, shapes[key], dtypes[key], status))
-    for name, var in by_name.items():
+        entries.append(Entry(name, key, variables[name], shape, dtypes[key], status))
+    for name, record in by_name.items():
         if name not in matched:
-            entries.append(Entry(name, None, var, _shape(var),
-                                 var.dtype.base_dtype.name, MISSING_IN_CHECKPOINT))
-    entries.sort(key=lambda e: e.name)
+            entries.append(Entry(name, None, variables[name], record.shape,
+                                 record.dtype, MISSING_IN_CHECKPOINT))
+    entries.sort(key=_ENTRY_ORDER)
     return entries
+
+
+_ENTRY_ORDER = operator.attrgetter('name', 'status')
 
 
 # -- results -------------------------------------------------------------------------
@@ -415,10 +433,11 @@ def _quiet_tf_logging():
 class Checkpointer:
     """Saves and restores a workspace's variables, reusing its savers."""
 
-    def __init__(self, workspace: Workspace):
-        self.workspace = workspace
+    def __init__(self, tracker: VariableTracker):
+        self.tracker = tracker
+        self.workspace = tracker.workspace
         self._savers: dict[tuple, tf.compat.v1.train.Saver] = {}
-        workspace.on_reset(lambda ws: self._savers.clear())
+        self.workspace.on_reset(lambda ws: self._savers.clear())
 
     def _saver(self, var_list) -> tf.compat.v1.train.Saver:
         """A Saver for exactly ``var_list`` (a list, or a dict key -> variable),
@@ -473,7 +492,7 @@ class Checkpointer:
         except CheckpointError:
             shapes, dtypes = None, None
         same = shapes is not None and all(
-            e.status == MATCH for e in compare(variables, shapes, dtypes))
+            e.status == MATCH for e in compare(*self._graph(variables), shapes, dtypes))
         if not same:
             raise CheckpointError(
                 f'{target} already holds a different checkpoint; save under another '
@@ -501,9 +520,15 @@ class Checkpointer:
                 all_model_checkpoint_paths=[_state_path(p, directory) for p in kept])
         return deleted
 
+    def _graph(self, variables=None) -> tuple[list[VariableRecord], dict]:
+        variables = self.workspace.variables() if variables is None else variables
+        records = [self.tracker.record(v) for v in variables]
+        return records, {r.name: v for r, v in zip(records, variables)}
+
     def compare(self, prefix: str, mapping: dict | None = None) -> list[Entry]:
+        """The checkpoint at ``prefix`` against the graph, key by key."""
         shapes, dtypes = read_index(prefix)
-        return compare(self.workspace.variables(), shapes, dtypes, mapping)
+        return compare(*self._graph(), shapes, dtypes, mapping)
 
     def restore(self, prefix: str, *, mapping: dict | None = None,
                 allow_missing: bool = False) -> RestoreResult:
