@@ -7,7 +7,7 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pytest
-import tensorflow as tf
+import tensorflow as tf  # noqa: F401  (imported once, after the log level above)
 from IPython.core.interactiveshell import InteractiveShell
 
 import tfmagic

@@ -3,11 +3,9 @@
 import os
 import subprocess
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfmagic
 from tfmagic import checkpoints
 from tfmagic.checkpoints import CheckpointError
 from tests.shell import ok, run

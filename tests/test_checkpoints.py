@@ -2,8 +2,6 @@
 
 import os
 
-import numpy as np
-import pandas as pd
 import pytest
 import tensorflow as tf
 from IPython.core.error import UsageError

@@ -1,6 +1,5 @@
 """Hints under the two classic errors, and the re-run duplicate note."""
 
-import tensorflow as tf
 
 from tests.shell import ok, run
 

@@ -1,7 +1,6 @@
 """%%tfscope: variable scopes, name scopes, reuse, display, and bad input."""
 
 import pytest
-import tensorflow as tf
 from IPython.core.error import UsageError
 
 from tests.shell import ok, ops_count, run

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .checkpoints import CheckpointInfo, Entry
+from .checkpoints import CheckpointInfo, Comparison
 from .tracking import VariableInfo, VariableTracker
 
 VARIABLE_COLUMNS = (
@@ -123,16 +123,16 @@ def checkpoints_frame(infos: Sequence[CheckpointInfo]) -> pd.DataFrame:
     }, columns=list(CHECKPOINT_COLUMNS))
 
 
-def inspect_frame(entries: Sequence[Entry],
+def inspect_frame(comparison: Comparison,
                   values: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """The ``%inspectckpt`` table: checkpoint keys against the graph; with
     ``values`` (key -> array) the statistics of each stored value too."""
     frame = pd.DataFrame({
-        'name': [e.key if e.key is not None else e.name for e in entries],
-        'shape': [e.shape for e in entries],
-        'dtype': [e.dtype for e in entries],
-        'status': [e.status for e in entries],
+        'name': [n if k is None else k for n, k in zip(comparison.name, comparison.key)],
+        'shape': comparison.shape,
+        'dtype': comparison.dtype,
+        'status': comparison.status,
     }, columns=list(INSPECT_COLUMNS))
     if values is None:
         return frame
-    return _with_stats(frame, [values.get(e.key) for e in entries])
+    return _with_stats(frame, [values.get(k) for k in comparison.key])

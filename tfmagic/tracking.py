@@ -12,10 +12,8 @@ Two public TensorFlow hooks feed the records, no patching:
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import tensorflow as tf
 
