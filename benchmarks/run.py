@@ -1,6 +1,6 @@
 """Run tfmagic's benchmarks and print each ratio against its target.
 
-    .venv/bin/python benchmarks/run.py                 # everything (~3 min)
+    .venv/bin/python benchmarks/run.py                 # everything (~7 min)
     .venv/bin/python benchmarks/run.py --quick         # smaller sizes and repeats (~1 min)
     .venv/bin/python benchmarks/run.py cells stats_1k  # by name, module or glob ('vars_*')
     .venv/bin/python benchmarks/run.py --list
@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 import _common  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
 from _common import REGISTRY, Context, Result  # noqa: E402
 
-MODULES = ('bench_cells', 'bench_vars', 'bench_stats')
+MODULES = ('bench_cells', 'bench_vars', 'bench_stats', 'bench_checkpoints', 'bench_panel')
 RESULTS = HERE / 'results' / 'latest.json'
 
 

@@ -1,0 +1,503 @@
+"""Checkpoints: ``%saveckpt`` and ``%restoreckpt`` of about 1 GB vs a plain
+cached ``tf.compat.v1.train.Saver``; that Saver vs numpy writing the same
+bytes (the disk's limit); ``%inspectckpt`` of a 10,000-variable checkpoint vs
+``tf.train.list_variables``.
+
+The 1 GB fixture (built once, untimed, shared by the three ``ckpt_*``
+benchmarks while it is still the workspace's graph): 200 float32 variables
+of shape [1000, 1250] (1.25M elements, 5 MB each; 200 x [250, 1000], 200 MB,
+with ``--quick``), created in a tfmagic cell with ``get_variable``'s default
+initializer and initialized by auto_init. The plain side is a
+``tf.compat.v1.train.Saver(var_list=those variables)`` built once on the same
+graph, used with the same session -- the cached Saver a user would keep.
+Both sides therefore save the same graph (same ``.meta``) and the same bytes.
+
+Disk discipline: both sides write to the same disk, in two sibling
+directories (one ``checkpoint`` state file each, so they do not edit each
+other's), under a temporary directory deleted at the end. Every round
+alternates which side goes first, and ``os.sync()`` runs (untimed) before
+each timed operation, so neither side pays for writing back the other's dirty
+pages. Before each save, files older than the previous round are deleted
+(untimed): at most two rounds of checkpoints exist at once, and neither
+tfmagic's keep-last-5 (the default ``%saveckpt`` keep) nor the plain Saver's
+``max_to_keep=5`` finds anything left to delete inside a timed save. The
+first round is an untimed warm-up: tfmagic builds its Saver there (one per
+variable set, adding ops once).
+
+Memory discipline: this machine is a VM whose kernel reports freed pages to
+the host (``page_reporting``); the first touch of such a page is a host
+fault, and a save's or restore's 1 GB of fresh page-cache or tensor pages
+took anywhere from 0.5 to 2.7 s for the very same save, at random, mostly in
+system time. So, untimed, after ``os.sync()`` and just before each timed run,
+3x the fixture's bytes of anonymous memory are touched and freed
+(:func:`warm_memory`): the run then gets recently backed pages, and the
+minimum measures the software, not the host. Both sides get the same
+treatment.
+
+Timed: ``shell.run_line_magic('saveckpt', 'PREFIX --step i')`` (argument
+parsing, the checks, the save, the state file and keep-last-K bookkeeping;
+its printed line swallowed) vs ``saver.save(sess, PREFIX, global_step=i)``
+inside ``with graph.as_default()`` (outside one, TF2's Saver takes its eager
+path); ``%restoreckpt PREFIX`` (key/shape/dtype check against the graph, then
+restore) vs ``saver.restore(sess, PREFIX)`` of the same checkpoint.
+
+A 1 GB save's minimum still moves by about +-5% from run to run here, more
+than the 1.05 target allows for, so each tfmagic run also records how long
+it spent inside ``Saver.save`` / ``Saver.restore`` (the class method wrapped
+with a timer during the tfmagic runs only); the note "outside Saver.save" is
+tfmagic's own work per call, free of the disk's and the memory's noise.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import io
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from _common import (Context, Result, Samples, benchmark, cell, get_variable_code,
+                     profile_run, progress, quiet, timed)
+
+SAVE_TARGET = 1.05
+RESTORE_TARGET = 1.05
+INSPECT_TARGET = 1.5
+
+N_BIG = 200
+Saver = tf.compat.v1.train.Saver
+SHAPE_FULL, SHAPE_QUICK = (1000, 1250), (250, 1000)
+
+N_SCOPES, PER_SCOPE = 100, 100  # the 10,000-variable graph: s0/v0 ... s99/v99
+SCOPED_CODE = (
+    f'for j in range({N_SCOPES}):\n'
+    f"    with tf.compat.v1.variable_scope(f's{{j}}'):\n"
+    f'        for i in range({PER_SCOPE}):\n'
+    f"            tf.compat.v1.get_variable(f'v{{i}}', [10], "
+    f'initializer=tf.compat.v1.zeros_initializer())\n')
+INIT_CELL = ('tf.compat.v1.get_default_session().run('
+             'tf.compat.v1.global_variables_initializer())')
+
+
+# -- helpers shared with bench_panel ------------------------------------------------
+
+def warm_memory(nbytes: int) -> None:
+    """Touch ``nbytes`` of fresh anonymous memory and free it again."""
+    if nbytes > 0:
+        block = np.ones(nbytes // 8)
+        del block
+
+
+def rotating(repeats: int, sides: Sequence[tuple[Callable | None, Callable]],
+             warmup: int = 1, sync: bool = False, collect: bool = True,
+             warm_bytes: int = 0) -> list[tuple[list[float], list[float]]]:
+    """Time ``sides`` (``(setup, run)`` pairs, each called with the round
+    number) in a rotating order: round i starts with side ``i % len(sides)``
+    (for two sides: A B, B A, A B, ...). Untimed, just before each timed run:
+    ``sync`` runs ``os.sync()``, ``warm_bytes`` runs :func:`warm_memory`.
+    Returns ``(wall, cpu)`` lists per side, without the ``warmup`` rounds."""
+    out = [([], []) for _ in sides]
+    for i in range(warmup + repeats):
+        start = i % len(sides)
+        figures = {}
+        for k in [*range(start, len(sides)), *range(start)]:
+            setup, run = sides[k]
+            if setup is not None:
+                setup(i)
+            if sync:
+                os.sync()
+            warm_memory(warm_bytes)
+            figures[k] = timed(lambda: run(i), collect)
+        if i >= warmup:
+            for k, (wall, cpu) in figures.items():
+                out[k][0].append(wall)
+                out[k][1].append(cpu)
+        progress(f'    round {i + 1 - warmup if i >= warmup else "warmup"} '
+                 f'(side {start} first): '
+                 + '  '.join(f'[{k}] {w:.4f}s (cpu {c:.4f})'
+                             for k, (w, c) in sorted(figures.items())))
+    return out
+
+
+def samples_of(a: tuple[list, list], b: tuple[list, list]) -> Samples:
+    return Samples(a[0], b[0], a[1], b[1])
+
+
+def spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    scale, unit = (1e3, 'ms') if ordered[-1] < 0.1 else (1, 's')
+    return ', '.join(f'{label} {value * scale:.3f} {unit}' for label, value in (
+        ('min', ordered[0]), ('median', ordered[len(ordered) // 2]), ('max', ordered[-1])))
+
+
+_ROOT: str | None = None
+
+
+@contextlib.contextmanager
+def scratch(name: str):
+    """A fresh directory under this run's temporary directory, deleted after."""
+    global _ROOT
+    if _ROOT is None:
+        _ROOT = tempfile.mkdtemp(prefix='tfmagic-bench-')
+        atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+    path = os.path.join(_ROOT, name)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def captured():
+    """Keep what the block prints (a magic's one-line report) for checking."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield buffer
+
+
+_STEP_FILE = re.compile(r'-(\d+)\.(index|meta|data-\d{5}-of-\d{5}|bin)$')
+
+
+def prune(directory: str, current: int) -> None:
+    """Delete the checkpoint (and numpy) files of rounds before ``current - 1``."""
+    for path in glob.glob(os.path.join(directory, '*-*.*')):
+        match = _STEP_FILE.search(path)
+        if match and int(match.group(1)) < current - 1:
+            os.remove(path)
+
+
+@contextlib.contextmanager
+def tf_warnings_off():
+    """TensorFlow's Python logger at ERROR for the block: the plain Saver's
+    own keep-last-5 deletion logs a deprecation warning (once per process)
+    that would land in the middle of the results. tfmagic holds it back
+    around its own saves anyway."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel('ERROR')
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def timing_calls(cls, name: str, into: list[float]):
+    """Within the block, append the wall-clock seconds of every call of the
+    method ``cls.name`` to ``into`` (a wrapper of about a microsecond)."""
+    original = cls.__dict__[name]
+
+    def wrapper(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            into.append(time.perf_counter() - start)
+    setattr(cls, name, wrapper)
+    try:
+        yield into
+    finally:
+        setattr(cls, name, original)
+
+
+def outside_note(what: str, method: str, walls: list[float], inner: dict[int, float],
+                 warmup: int, plain_min: float) -> tuple[str, list[float]]:
+    """How long the tfmagic runs spent outside ``Saver.<method>``."""
+    outside = [wall - inner[warmup + k] for k, wall in enumerate(walls)]
+    ordered = sorted(outside)
+    return (f'{what} outside Saver.{method} (tfmagic\'s own work, from the same timed runs, '
+            f'immune to the disk and memory noise): min {ordered[0] * 1e3:.1f} ms, median '
+            f'{ordered[len(ordered) // 2] * 1e3:.1f} ms = '
+            f'{ordered[len(ordered) // 2] / plain_min:.1%} of the plain side\'s min'), outside
+
+
+def data_bytes(prefix: str) -> int:
+    return sum(os.path.getsize(p) for p in glob.glob(prefix + '.data-*-of-*'))
+
+
+# -- the 1 GB fixture ------------------------------------------------------------------
+
+@dataclass
+class Big:
+    graph: tf.Graph
+    variables: list
+    saver: tf.compat.v1.train.Saver  # the plain side's, built once
+    nbytes: int
+    shape: tuple
+
+
+_big: Big | None = None
+
+
+def big_fixture(ctx: Context) -> Big:
+    """The workspace holding N_BIG initialized variables (about 1 GB), and a
+    plain Saver of them; rebuilt only if the workspace moved on."""
+    global _big
+    shape = ctx.size(SHAPE_FULL, SHAPE_QUICK)
+    ws = ctx.workspace()
+    if _big is not None and ws.graph is _big.graph and _big.shape == shape:
+        return _big
+    _big = None
+    ctx.tfreset(auto_init=True)
+    with quiet():
+        cell(ctx.shell, get_variable_code(N_BIG, shape))
+    variables = ws.variables()
+    if len(variables) != N_BIG or not all(ws.initialized(variables)):
+        raise RuntimeError('the 1 GB fixture is incomplete or not initialized')
+    with ws.graph.as_default():
+        saver = tf.compat.v1.train.Saver(var_list=variables)
+    nbytes = sum(int(np.prod(v.shape.as_list())) * v.dtype.size for v in variables)
+    _big = Big(ws.graph, variables, saver, nbytes, shape)
+    return _big
+
+
+def warm_bytes(big: Big) -> int:
+    """How much memory to touch before each timed run (see the module docstring)."""
+    return max(3 * big.nbytes, 2**29)
+
+
+def _size_label(big: Big) -> str:
+    return f'{N_BIG} x float32{list(big.shape)} = {big.nbytes / 1e9:.2f} GB'
+
+
+# -- ckpt_save_1g ------------------------------------------------------------------------
+
+@benchmark('ckpt_save_1g', target=SAVE_TARGET)
+def bench_save(ctx: Context) -> Result:
+    """Repeated %saveckpt PREFIX --step i of ~1 GB vs cached Saver.save(global_step=i)."""
+    big = big_fixture(ctx)
+    shell, ws = ctx.shell, ctx.workspace()
+    repeats = ctx.repeats(12, 5)
+    graph = big.graph
+    with scratch('save') as root:
+        tf_dir, plain_dir = os.path.join(root, 'tfmagic'), os.path.join(root, 'plain')
+        os.makedirs(tf_dir)
+        os.makedirs(plain_dir)
+        ops: list[int] = []   # graph ops before each tfmagic save, then at the end
+        said: list[str] = []
+
+        def tfmagic_setup(i):
+            prune(tf_dir, i)
+            ops.append(len(graph.get_operations()))
+
+        inner: dict[int, float] = {}  # round -> seconds inside Saver.save
+
+        def tfmagic_run(i):
+            calls: list[float] = []
+            with timing_calls(Saver, 'save', calls), captured() as out:
+                shell.run_line_magic('saveckpt', f'{tf_dir}/model --step {i}')
+            inner[i] = sum(calls)
+            said.append(out.getvalue())
+
+        def plain_setup(i):
+            prune(plain_dir, i)
+
+        def plain_run(i):
+            with graph.as_default():
+                big.saver.save(ws.session, f'{plain_dir}/model', global_step=i)
+
+        with tf_warnings_off():
+            figures = rotating(repeats, [(tfmagic_setup, tfmagic_run), (plain_setup, plain_run)],
+                               warmup=1, sync=True,
+                               warm_bytes=warm_bytes(big))
+        ops.append(len(graph.get_operations()))
+        last = repeats  # the last round's step
+        sizes = (data_bytes(f'{tf_dir}/model-{last}'), data_bytes(f'{plain_dir}/model-{last}'))
+        notes = [f'{_size_label(big)}; {repeats} timed saves per side after 1 warm-up, '
+                 f'order alternating; untimed before each: prune, os.sync(), '
+                 f'{warm_bytes(big) / 1e9:.1f} GB of memory touched (see the module docstring)',
+                 f'graph ops: {ops[0]} before the first %saveckpt (plain Saver already built), '
+                 f'{ops[1]} after it (tfmagic builds its Saver once: +{ops[1] - ops[0]}), '
+                 f'{ops[-1]} after {repeats} more %saveckpt (and plain saves), counted after '
+                 'every one -> '
+                 + ('identical' if len(set(ops[1:])) == 1 else f'CHANGED {ops}')]
+        note, outside = outside_note('%saveckpt', 'save', figures[0][0], inner, 1,
+                                     min(figures[1][0]))
+        notes.append(note)
+        if not said[-1].startswith(f'Saved {N_BIG} variables') or min(sizes) < big.nbytes:
+            notes.append(f'WARNING: unexpected save: {said[-1].strip()!r}, data bytes {sizes}')
+
+        def profile_setup():
+            prune(tf_dir, last + 2)
+            os.sync()
+        profile_run(ctx, 'ckpt_save_1g', lambda: tfmagic_run(last + 1), profile_setup)
+    return samples_of(*figures).result(
+        'ckpt_save_1g', N_BIG, SAVE_TARGET, notes=notes,
+        extra={'bytes': big.nbytes, 'ops': ops, 'ops_identical': len(set(ops[1:])) == 1,
+               'outside_saver_s': outside})
+
+
+# -- ckpt_restore_1g ----------------------------------------------------------------------
+
+@benchmark('ckpt_restore_1g', target=RESTORE_TARGET)
+def bench_restore(ctx: Context) -> Result:
+    """%restoreckpt PREFIX of ~1 GB vs cached saver.restore(sess, PREFIX), same checkpoint."""
+    big = big_fixture(ctx)
+    shell, ws = ctx.shell, ctx.workspace()
+    repeats = ctx.repeats(10, 3)
+    graph = big.graph
+    with scratch('restore') as root:
+        prefix = f'{root}/model'
+        with quiet():  # untimed: the checkpoint both sides restore
+            shell.run_line_magic('saveckpt', prefix)
+        said: list[str] = []
+
+        inner: dict[int, float] = {}  # round -> seconds inside Saver.restore
+
+        def tfmagic_run(i):
+            calls: list[float] = []
+            with timing_calls(Saver, 'restore', calls), captured() as out:
+                shell.run_line_magic('restoreckpt', prefix)
+            inner[i] = sum(calls)
+            said.append(out.getvalue())
+
+        def plain_run(i):
+            with graph.as_default():
+                big.saver.restore(ws.session, prefix)
+
+        ops: list[int] = []  # graph ops before each tfmagic restore, then at the end
+
+        def tfmagic_setup(i):
+            ops.append(len(graph.get_operations()))
+
+        figures = rotating(repeats, [(tfmagic_setup, tfmagic_run), (None, plain_run)],
+                           warmup=1, sync=True, warm_bytes=warm_bytes(big))
+        ops.append(len(graph.get_operations()))
+        notes = [f'{_size_label(big)}; both restore the same checkpoint (in the page cache: '
+                 f'written just before); {repeats} timed per side after 1 warm-up, order '
+                 f'alternating; os.sync() and {warm_bytes(big) / 1e9:.1f} GB touched before each',
+                 f'graph ops: {ops[0]} before the first %restoreckpt, {ops[1]} after it '
+                 f'(tfmagic builds its restore Saver once: +{ops[1] - ops[0]}), {ops[-1]} after '
+                 f'{repeats} more -> '
+                 + ('identical' if len(set(ops[1:])) == 1 else f'CHANGED {ops}')]
+        note, outside = outside_note('%restoreckpt', 'restore', figures[0][0], inner, 1,
+                                     min(figures[1][0]))
+        notes.append(note)
+        if not said[-1].startswith(f'Restored {N_BIG} variables'):
+            notes.append(f'WARNING: unexpected restore: {said[-1].strip()!r}')
+        profile_run(ctx, 'ckpt_restore_1g', lambda: tfmagic_run(0), os.sync)
+    return samples_of(*figures).result('ckpt_restore_1g', N_BIG, RESTORE_TARGET,
+                                       notes=notes, extra={'bytes': big.nbytes, 'ops': ops,
+                                                           'outside_saver_s': outside})
+
+
+# -- ckpt_numpy_1g (context) ------------------------------------------------------------------
+
+@benchmark('ckpt_numpy_1g', target=float('inf'))
+def bench_numpy(ctx: Context) -> Result:
+    """Context, no target: plain Saver.save of ~1 GB vs numpy tofile of the same bytes."""
+    global _big
+    big = big_fixture(ctx)
+    ws = ctx.workspace()
+    repeats = ctx.repeats(5, 3)
+    values = ws.session.run(big.variables)  # untimed: the bytes numpy writes
+    with scratch('numpy') as root:
+        saver_dir, numpy_dir = os.path.join(root, 'saver'), os.path.join(root, 'numpy')
+        os.makedirs(saver_dir)
+        os.makedirs(numpy_dir)
+
+        def saver_run(i):
+            with big.graph.as_default():
+                big.saver.save(ws.session, f'{saver_dir}/model', global_step=i)
+
+        def numpy_run(i):
+            with open(f'{numpy_dir}/values-{i}.bin', 'wb') as f:
+                for value in values:
+                    value.tofile(f)
+
+        with tf_warnings_off():
+            figures = rotating(repeats, [(lambda i: prune(saver_dir, i), saver_run),
+                                         (lambda i: prune(numpy_dir, i), numpy_run)],
+                               warmup=1, sync=True,
+                               warm_bytes=warm_bytes(big))
+        written = os.path.getsize(f'{numpy_dir}/values-{repeats}.bin')
+    del values
+    result = samples_of(*figures).result(
+        'ckpt_numpy_1g', N_BIG, float('inf'),
+        notes=[f'CONTEXT, no target: here "tfmagic s" is the plain Saver.save and "plain s" '
+               f'is numpy writing the same {written / 1e9:.2f} GB (arr.tofile of each value '
+               'into one new file per round; values fetched untimed) -- how far the plain '
+               'Saver itself is from the disk\'s limit'])
+    # The last benchmark on the 1 GB graph: let the memory go.
+    _big = None
+    ctx.tfreset()
+    return result
+
+
+# -- inspect_10k ---------------------------------------------------------------------------------
+
+_scoped_graph: tf.Graph | None = None
+
+
+def scoped_10k(ctx: Context):
+    """The workspace holding exactly the N_SCOPES x PER_SCOPE variables of
+    SCOPED_CODE (float32 [10], zeros), tracked and initialized; built once
+    (about 20 s) and reused while the workspace still holds exactly them.
+
+    auto_init is off for the creating cell and a second cell runs
+    ``global_variables_initializer()``; tfmagic is then told they hold values
+    (``mark_initialized``, as after a restore), as in bench_vars."""
+    global _scoped_graph
+    ws = ctx.workspace()
+    n = N_SCOPES * PER_SCOPE
+    if ws.graph is _scoped_graph and len(ws.variables()) == n:
+        return ws
+    ctx.tfreset(auto_init=False)
+    cell(ctx.shell, SCOPED_CODE)
+    cell(ctx.shell, INIT_CELL)
+    ctx.shell.run_line_magic('config', 'TFMagic.auto_init = True')
+    ws.mark_initialized(ws.variables())
+    if len(ws.variables()) != n:
+        raise RuntimeError(f'expected {n} variables, got {len(ws.variables())}')
+    _scoped_graph = ws.graph
+    return ws
+
+
+def write_checkpoint_eagerly(prefix: str, variables) -> None:
+    """A V2 checkpoint with one zero tensor per variable (its name, shape and
+    dtype), written by the SaveV2 op eagerly: no Saver of 10,000 variables."""
+    tensors = [tf.zeros(v.shape, v.dtype.base_dtype) for v in variables]
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=[v.op.name for v in variables],
+                      shape_and_slices=[''] * len(variables), tensors=tensors)
+
+
+@benchmark('inspect_10k', target=INSPECT_TARGET)
+def bench_inspect(ctx: Context) -> Result:
+    """%inspectckpt PREFIX on a 10,000-variable checkpoint vs tf.train.list_variables."""
+    ws = scoped_10k(ctx)
+    shell = ctx.shell
+    repeats = ctx.repeats(25, 10)
+    n = N_SCOPES * PER_SCOPE
+    with scratch('inspect') as root:
+        prefix = f'{root}/model'
+        write_checkpoint_eagerly(prefix, ws.variables())
+        out = {}
+
+        def tfmagic_run(i):
+            out['tfmagic'] = shell.run_line_magic('inspectckpt', prefix)
+
+        def plain_run(i):
+            out['plain'] = tf.train.list_variables(prefix)
+
+        figures = rotating(repeats, [(None, tfmagic_run), (None, plain_run)],
+                           warmup=1, collect=False)
+        frame = out['tfmagic']
+        notes = [f'{n:,} float32 [10] variables in {N_SCOPES} scopes; the graph holds all of '
+                 'them, so every row is \'match\'; the checkpoint index is in the page cache']
+        statuses = frame['status'].value_counts().to_dict()
+        if len(frame) != n or statuses != {'match': n} or len(out['plain']) != n:
+            notes.append(f'WARNING: expected {n} rows all match; got {statuses} and '
+                         f'{len(out["plain"])} plain rows')
+        profile_run(ctx, 'inspect_10k', lambda: tfmagic_run(0))
+    return samples_of(*figures).result('inspect_10k', n, INSPECT_TARGET, notes=notes)
+
