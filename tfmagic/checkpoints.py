@@ -301,17 +301,19 @@ class Comparison:
 
     name: list[str]
     key: list[str | None]
-    variable: list
     shape: list
     dtype: list[str]
     status: list[str]
+    variables: dict  # graph name -> variable
 
     def __len__(self) -> int:
         return len(self.name)
 
     def entries(self) -> list[Entry]:
-        return [Entry(*row) for row in zip(self.name, self.key, self.variable,
-                                           self.shape, self.dtype, self.status)]
+        return [Entry(name, key, None if status == MISSING_IN_GRAPH else self.variables[name],
+                      shape, dtype, status)
+                for name, key, shape, dtype, status
+                in zip(self.name, self.key, self.shape, self.dtype, self.status)]
 
 
 def _status(record: VariableRecord | None, shape: tuple, dtype: str) -> str:
@@ -339,24 +341,24 @@ def compare(graph: list[VariableRecord], variables: dict, shapes: dict, dtypes: 
         records = [by_name.get(n) for n in names]
     key_shapes = [shapes[k] for k in keys]
     key_dtypes = [dtypes[k] for k in keys]
-    status = [_status(r, s, d) for r, s, d in zip(records, key_shapes, key_dtypes)]
-    found = [None if r is None else variables[r.name] for r in records]
-    lacking = by_name.keys() - {r.name for r in records if r is not None}
-    if lacking and names is keys:
-        names = list(keys)
-    for name in sorted(lacking):
+    status = [MATCH if r is not None and r.shape == s and r.dtype == d else _status(r, s, d)
+              for r, s, d in zip(records, key_shapes, key_dtypes)]
+    lacking = ()
+    if len(records) - records.count(None) < len(by_name):
+        lacking = sorted(by_name.keys() - {r.name for r in records if r is not None})
+        names = list(names)
+    for name in lacking:
         record = by_name[name]
         names.append(name)
         keys.append(None)
-        found.append(variables[name])
         key_shapes.append(record.shape)
         key_dtypes.append(record.dtype)
         status.append(MISSING_IN_CHECKPOINT)
-    columns = [names, keys, found, key_shapes, key_dtypes, status]
-    if names is not keys or lacking:  # else already in name order: the keys are sorted
+    columns = [names, keys, key_shapes, key_dtypes, status]
+    if names is not keys:  # else already in name order: the keys are sorted
         order = sorted(range(len(names)), key=lambda i: (names[i], status[i]))
         columns = [[column[i] for i in order] for column in columns]
-    return Comparison(*columns)
+    return Comparison(*columns, variables)
 
 
 # -- results -------------------------------------------------------------------------

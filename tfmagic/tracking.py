@@ -27,7 +27,7 @@ REUSED = 'reused'
 NOT_REUSABLE = 'not reusable'
 
 
-@dataclass
+@dataclass(eq=False)  # one record per variable: identity is equality
 class VariableRecord:
     """What is known about one variable; static facts are cached here."""
 
