@@ -67,6 +67,7 @@ import tensorflow as tf
 
 from _common import (Context, Result, Samples, benchmark, cell, get_variable_code,
                      profile_run, progress, quiet, timed)
+from tfmagic.checkpoints import quiet_tf_logging
 
 SAVE_TARGET = 1.05
 RESTORE_TARGET = 1.05
@@ -176,19 +177,10 @@ def prune(directory: str, current: int) -> None:
             os.remove(path)
 
 
-@contextlib.contextmanager
-def tf_warnings_off():
-    """TensorFlow's Python logger at ERROR for the block: the plain Saver's
-    own keep-last-5 deletion logs a deprecation warning (once per process)
-    that would land in the middle of the results. tfmagic holds it back
-    around its own saves anyway."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel('ERROR')
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+# The plain Saver's own keep-last-5 deletion logs a deprecation warning (once
+# per process) that would land in the middle of the results; tfmagic holds
+# the same lines back around its own saves.
+tf_warnings_off = quiet_tf_logging
 
 
 @contextlib.contextmanager

@@ -454,7 +454,7 @@ def list_checkpoints(directory: str) -> list[CheckpointInfo]:
 
 
 @contextlib.contextmanager
-def _quiet_tf_logging():
+def quiet_tf_logging():
     """Hold back TensorFlow's INFO and deprecation lines: the result says it all."""
     logger = tf.get_logger()
     level = logger.level
@@ -509,7 +509,7 @@ class Checkpointer:
         try:
             gfile.makedirs(directory)
             saver = self._saver(variables)
-            with ws.graph.as_default(), _quiet_tf_logging():  # else Saver goes eager
+            with ws.graph.as_default(), quiet_tf_logging():  # else Saver goes eager
                 saver.save(ws.session, target, write_state=False)
         except (tf.errors.OpError, OSError, ValueError) as err:
             raise CheckpointError(
@@ -549,7 +549,7 @@ class Checkpointer:
             for path in checkpoint_files(prefix):
                 gfile.remove(path)
         kept = [p for p in listed if p not in deleted] + [target]
-        with _quiet_tf_logging():  # a deprecation notice pointing at CheckpointManager
+        with quiet_tf_logging():  # a deprecation notice pointing at CheckpointManager
             tf.compat.v1.train.update_checkpoint_state(
                 directory, _state_path(target, directory),
                 all_model_checkpoint_paths=[_state_path(p, directory) for p in kept])
@@ -585,7 +585,7 @@ class Checkpointer:
             raise CheckpointError(f'nothing to restore: no key of {prefix} matches a graph variable')
         saver = self._saver({e.key: e.variable for e in matched})
         try:
-            with self.workspace.graph.as_default(), _quiet_tf_logging():
+            with self.workspace.graph.as_default(), quiet_tf_logging():
                 saver.restore(self.workspace.session, prefix)
         except Exception as err:
             # One RestoreV2 op reads every tensor before any assignment runs,
