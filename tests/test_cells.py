@@ -167,3 +167,12 @@ def test_a_closed_managed_session_is_replaced_by_a_fresh_one(ip, ws, capsys):
     ok(ip, "w = tf.compat.v1.get_variable('w', initializer=3.0)")
     assert ok(ip, 'w.eval()') == 3.0
     assert ok(ip, '%vars')['initialized'].tolist() == [False, True]
+
+
+def test_listing_right_after_the_session_was_closed_reports_no_values(ip):
+    ok(ip, "v = tf.compat.v1.get_variable('v', initializer=2.0)")
+    assert ok(ip, '%vars --stats')['max'].tolist() == [2.0]
+    ok(ip, 'tf.compat.v1.get_default_session().close()')
+    frame = tfmagic.variables(stats=True)  # outside a cell, as the panel reads after one
+    assert frame['initialized'].tolist() == [False]
+    assert frame['max'].isna().all()

@@ -195,6 +195,7 @@ class Workspace:
         A variable once initialized stays so for the session's life, so only
         variables not yet seen initialized are asked about, in one run.
         """
+        self.session  # a session user code closed is replaced, and with it what is known
         known = self._known_initialized
         flags = [id(v) in known for v in variables]
         if all(flags):
@@ -264,10 +265,11 @@ class Workspace:
         return values
 
     def _run_cached(self, fetches: list) -> list:
+        session = self.session  # first: replacing a closed session drops its callables
         key = tuple(map(id, fetches))
         run = self._callables.get(key)
         if run is None:
-            run = self._callables[key] = self.session.make_callable(list(fetches))
+            run = self._callables[key] = session.make_callable(list(fetches))
         return run()
 
 
