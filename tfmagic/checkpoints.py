@@ -545,14 +545,16 @@ class Checkpointer:
                 if family.match(p) and p != target]
         ours = _oldest_first(ours, state)
         deleted = ours[:max(0, len(ours) - (keep - 1))] if keep > 0 else []
-        for prefix in deleted:
-            for path in checkpoint_files(prefix):
-                gfile.remove(path)
         kept = [p for p in listed if p not in deleted] + [target]
         with quiet_tf_logging():  # a deprecation notice pointing at CheckpointManager
             tf.compat.v1.train.update_checkpoint_state(
                 directory, _state_path(target, directory),
                 all_model_checkpoint_paths=[_state_path(p, directory) for p in kept])
+        # Only once the state file names the new checkpoint: a crash before
+        # this point leaves every checkpoint the state file names in place.
+        for prefix in deleted:
+            for path in checkpoint_files(prefix):
+                gfile.remove(path)
         return deleted
 
     def _graph(self, variables=None) -> tuple[list[VariableRecord], dict]:
