@@ -172,18 +172,39 @@ def _first_line(error: BaseException) -> str:
     return text.strip().splitlines()[0]
 
 
-def read_index(prefix: str) -> tuple[dict[str, tuple], dict[str, str]]:
+@dataclass(frozen=True)
+class CheckpointIndex:
+    """A checkpoint's keys with their shapes and dtypes, read from its index
+    file, kept in the reader's own terms (shapes as lists of ints, dtypes as
+    ``DataType`` enums) so that no per-key conversion is paid to compare."""
+
+    shapes: dict[str, list[int]]
+    dtypes: dict[str, int]
+    #: Written by ``tf.train.Checkpoint`` (or a SavedModel): keys are object
+    #: paths ending in :data:`OBJECT_VALUE_SUFFIX`.
+    object_based: bool = False
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def dtype_names(self, keys) -> list[str]:
+        names = {enum: _dtype_name(enum) for enum in set(self.dtypes.values())}
+        return [names[self.dtypes[key]] for key in keys]
+
+
+def read_index(prefix: str) -> CheckpointIndex:
     """Shapes and dtypes of every key in the checkpoint, from its index only."""
     try:
         reader = tf.compat.v1.train.NewCheckpointReader(prefix)
         shapes = reader.get_variable_to_shape_map()
-        dtypes = _dtype_names(reader)
+        dtypes = _dtype_enums(reader)
     except Exception as err:  # DataLossError, OutOfRangeError, IndexError, ...
         raise CheckpointError(
             f'cannot read checkpoint index {prefix}.index: it is damaged or not a '
             f'checkpoint ({type(err).__name__}: {_first_line(err)})') from None
-    shapes.pop(OBJECT_GRAPH_KEY, None)
-    return {k: tuple(v) for k, v in shapes.items()}, dtypes
+    object_based = shapes.pop(OBJECT_GRAPH_KEY, None) is not None
+    dtypes.pop(OBJECT_GRAPH_KEY, None)
+    return CheckpointIndex(shapes, dtypes, object_based)
 
 
 @functools.lru_cache(maxsize=None)
@@ -191,14 +212,14 @@ def _dtype_name(enum: int) -> str:
     return tf.dtypes.as_dtype(enum).base_dtype.name
 
 
-def _dtype_names(reader) -> dict[str, str]:
-    """Key -> dtype name. ``get_variable_to_dtype_map`` wraps the reader's
-    enum map in a new ``DType`` per key, which dominates reading a large
-    index; the enum map it wraps is used directly where it exists."""
+def _dtype_enums(reader) -> dict[str, int]:
+    """Key -> ``DataType`` enum. ``get_variable_to_dtype_map`` wraps the
+    reader's enum map in a new ``DType`` per key, which dominates reading a
+    large index; the enum map it wraps is used directly where it exists."""
     enums = getattr(reader, '_GetVariableToDataTypeMap', None)
     if enums is None:
-        return {k: v.base_dtype.name for k, v in reader.get_variable_to_dtype_map().items()}
-    return {k: _dtype_name(v) for k, v in enums().items()}
+        return {k: v.as_datatype_enum for k, v in reader.get_variable_to_dtype_map().items()}
+    return enums()
 
 
 def read_values(prefix: str, keys) -> dict[str, np.ndarray]:
@@ -286,11 +307,46 @@ class Entry:
         return f'{where}: {self.status}'
 
 
+@dataclass(frozen=True)
+class GraphIndex:
+    """Graph variables by name, their shapes and dtypes in a
+    :class:`CheckpointIndex`'s terms: a checkpoint of exactly these variables
+    is recognised by two dict comparisons, and its rows are ready here."""
+
+    variables: dict[str, tf.Variable]
+    records: dict[str, VariableRecord]
+    shapes: dict[str, list | None]  # [None, 3] for a partly known shape; None for unknown rank
+    dtypes: dict[str, int]
+    # The rows of a comparison in which every key matches, in name order.
+    names: list[str]
+    shape_column: list[tuple | None]
+    dtype_column: list[str]
+
+
+def graph_index(records: list[VariableRecord], variables: list[tf.Variable]) -> GraphIndex:
+    """Index ``variables``, whose records are ``records``, for :func:`compare`."""
+    by_name = sorted(zip(records, variables), key=lambda pair: pair[0].name)
+    return GraphIndex(
+        variables={r.name: v for r, v in by_name},
+        records={r.name: r for r, _ in by_name},
+        shapes={r.name: None if r.shape is None else list(r.shape) for r, _ in by_name},
+        dtypes={r.name: v.dtype.base_dtype.as_datatype_enum for r, v in by_name},
+        names=[r.name for r, _ in by_name],
+        shape_column=[r.shape for r, _ in by_name],
+        dtype_column=[r.dtype for r, _ in by_name])
+
+
 def _shapes_agree(graph_shape: tuple | None, ckpt_shape: tuple) -> bool:
     if graph_shape is None:
         return True
     return len(graph_shape) == len(ckpt_shape) and all(
         g is None or g == c for g, c in zip(graph_shape, ckpt_shape))
+
+
+def _status(record: VariableRecord, shape: tuple, dtype: str) -> str:
+    if not _shapes_agree(record.shape, shape):
+        return SHAPE_MISMATCH
+    return MATCH if record.dtype == dtype else DTYPE_MISMATCH
 
 
 @dataclass
@@ -316,49 +372,47 @@ class Comparison:
                 in zip(self.name, self.key, self.shape, self.dtype, self.status)]
 
 
-def _status(record: VariableRecord | None, shape: tuple, dtype: str) -> str:
-    if record is None:
-        return MISSING_IN_GRAPH
-    if record.shape != shape and not _shapes_agree(record.shape, shape):
-        return SHAPE_MISMATCH
-    return MATCH if record.dtype == dtype else DTYPE_MISMATCH
-
-
-def compare(graph: list[VariableRecord], variables: dict, shapes: dict, dtypes: dict,
+def compare(index: CheckpointIndex, graph: GraphIndex,
             mapping: dict | None = None) -> Comparison:
-    """Every checkpoint key against the graph, and every graph variable the
-    checkpoint lacks. ``graph`` holds the records of the graph's variables,
-    ``variables`` maps their names to the variables."""
-    by_name = {r.name: r for r in graph}
-    keys = sorted(shapes)
+    """Every checkpoint key against the graph (after ``mapping``, see
+    :func:`map_name`), and every graph variable the checkpoint lacks."""
+    if not mapping and index.shapes == graph.shapes and index.dtypes == graph.dtypes:
+        # A checkpoint of exactly the graph's variables, the common case:
+        # every key matches, and the rows are the graph's.
+        return Comparison(list(graph.names), list(graph.names), list(graph.shape_column),
+                          list(graph.dtype_column), [MATCH] * len(graph.names), graph.variables)
+    keys = sorted(index.shapes)
     names = keys
-    if mapping or any(k.endswith(OBJECT_VALUE_SUFFIX) for k in keys):
+    if mapping or index.object_based:
         names = [map_name(graph_name(k), mapping or {}) for k in keys]
-    if len(set(names)) < len(names):  # two keys for one variable: the first one counts
-        seen: set[str] = set()
-        records = [None if n in seen else (seen.add(n) or by_name.get(n)) for n in names]
-    else:
-        records = [by_name.get(n) for n in names]
-    key_shapes = [shapes[k] for k in keys]
-    key_dtypes = [dtypes[k] for k in keys]
-    status = [MATCH if r is not None and r.shape == s and r.dtype == d else _status(r, s, d)
-              for r, s, d in zip(records, key_shapes, key_dtypes)]
-    lacking = ()
-    if len(records) - records.count(None) < len(by_name):
-        lacking = sorted(by_name.keys() - {r.name for r in records if r is not None})
-        names = list(names)
-    for name in lacking:
-        record = by_name[name]
-        names.append(name)
-        keys.append(None)
-        key_shapes.append(record.shape)
-        key_dtypes.append(record.dtype)
-        status.append(MISSING_IN_CHECKPOINT)
-    columns = [names, keys, key_shapes, key_dtypes, status]
-    if names is not keys:  # else already in name order: the keys are sorted
-        order = sorted(range(len(names)), key=lambda i: (names[i], status[i]))
-        columns = [[column[i] for i in order] for column in columns]
-    return Comparison(*columns, variables)
+    shapes, dtypes = index.shapes, index.dtypes
+    graph_shapes, graph_dtypes = graph.shapes, graph.dtypes
+    status = [MISSING_IN_GRAPH if name not in graph_shapes
+              else MATCH if graph_shapes[name] == shapes[key] and graph_dtypes[name] == dtypes[key]
+              else None
+              for name, key in zip(names, keys)]
+    key_shapes = [tuple(shapes[k]) for k in keys]
+    key_dtypes = index.dtype_names(keys)
+    if None in status:  # a shape or dtype differs, or a dimension is unknown in the graph
+        status = [_status(graph.records[name], shape, dtype) if s is None else s
+                  for name, shape, dtype, s in zip(names, key_shapes, key_dtypes, status)]
+    found = set(names)
+    if len(found) < len(names):  # two keys for one variable: the first one counts
+        found = set()
+        status = [MISSING_IN_GRAPH if name in found else (found.add(name) or s)
+                  for name, s in zip(names, status)]
+    found.intersection_update(graph_shapes)
+    lacking = sorted(graph_shapes.keys() - found) if len(found) < len(graph_shapes) else []
+    if not lacking and names is keys:  # in name order already: the keys are sorted
+        return Comparison(names, keys, key_shapes, key_dtypes, status, graph.variables)
+    records = [graph.records[name] for name in lacking]
+    columns = [names + lacking, keys + [None] * len(lacking),
+               key_shapes + [r.shape for r in records], key_dtypes + [r.dtype for r in records],
+               status + [MISSING_IN_CHECKPOINT] * len(lacking)]
+    # A stable sort by name: the keys of one name stay in key order.
+    order = sorted(range(len(columns[0])), key=columns[0].__getitem__)
+    return Comparison(*[list(map(column.__getitem__, order)) for column in columns],
+                      graph.variables)
 
 
 # -- results -------------------------------------------------------------------------
@@ -439,7 +493,7 @@ def list_checkpoints(directory: str) -> list[CheckpointInfo]:
             saved_at = datetime.datetime.fromtimestamp(
                 gfile.stat(prefix + '.index').mtime_nsec / 1e9).replace(microsecond=0)
             try:
-                count = len(read_index(prefix)[0])
+                count = len(read_index(prefix))
             except CheckpointError:
                 count = None
         step = _STEP.search(prefix)
@@ -472,7 +526,13 @@ class Checkpointer:
         self.tracker = tracker
         self.workspace = tracker.workspace
         self._savers: dict[tuple, tf.compat.v1.train.Saver] = {}
-        self.workspace.on_reset(lambda ws: self._savers.clear())
+        self._graph_indexes: list[tuple[list[int], GraphIndex]] = []
+        self.workspace.on_reset(self._forget)
+
+    def _forget(self, workspace) -> None:
+        """Drop what served the old graph; its savers and indexes hold its variables."""
+        self._savers.clear()
+        self._graph_indexes = []
 
     def _saver(self, var_list) -> tf.compat.v1.train.Saver:
         """A Saver for exactly ``var_list`` (a list, or a dict key -> variable),
@@ -523,11 +583,11 @@ class Checkpointer:
         if not _exists(target):
             return False
         try:
-            shapes, dtypes = read_index(target)
+            index = read_index(target)
         except CheckpointError:
-            shapes, dtypes = None, None
-        same = shapes is not None and all(
-            status == MATCH for status in compare(*self._graph(variables), shapes, dtypes).status)
+            index = None
+        same = index is not None and all(
+            status == MATCH for status in compare(index, self.graph_index(variables)).status)
         if not same:
             raise CheckpointError(
                 f'{target} already holds a different checkpoint; save under another '
@@ -557,15 +617,25 @@ class Checkpointer:
                 gfile.remove(path)
         return deleted
 
-    def _graph(self, variables=None) -> tuple[list[VariableRecord], dict]:
-        variables = self.workspace.variables() if variables is None else variables
-        records = [self.tracker.record(v) for v in variables]
-        return records, {r.name: v for r, v in zip(records, variables)}
+    def graph_index(self, variables=None) -> GraphIndex:
+        """The graph's variables (or ``variables``) indexed for :func:`compare`;
+        kept until they change, so repeated inspections and restores of a
+        large graph compare without walking it again."""
+        variables = self.workspace.variables() if variables is None else list(variables)
+        # A cached index holds its variables, so no other object can take
+        # their ids while it is cached: equal ids are the same variables.
+        # Compared, not hashed: hashing 10,000 ids costs more than comparing them.
+        ids = list(map(id, variables))
+        for known, index in self._graph_indexes:
+            if known == ids:
+                return index
+        index = graph_index([self.tracker.record(v) for v in variables], variables)
+        self._graph_indexes = [(ids, index), *self._graph_indexes[:1]]  # all, and a --vars subset
+        return index
 
     def compare(self, prefix: str, mapping: dict | None = None) -> Comparison:
         """The checkpoint at ``prefix`` against the graph, key by key."""
-        shapes, dtypes = read_index(prefix)
-        return compare(*self._graph(), shapes, dtypes, mapping)
+        return compare(read_index(prefix), self.graph_index(), mapping)
 
     def restore(self, prefix: str, *, mapping: dict | None = None,
                 allow_missing: bool = False) -> RestoreResult:

@@ -127,8 +127,11 @@ def inspect_frame(comparison: Comparison,
                   values: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """The ``%inspectckpt`` table: checkpoint keys against the graph; with
     ``values`` (key -> array) the statistics of each stored value too."""
+    keys = comparison.key
+    if None in keys:  # a graph variable missing in the checkpoint: its graph name
+        keys = [n if k is None else k for n, k in zip(comparison.name, keys)]
     frame = pd.DataFrame({
-        'name': [n if k is None else k for n, k in zip(comparison.name, comparison.key)],
+        'name': keys,
         'shape': comparison.shape,
         'dtype': comparison.dtype,
         'status': comparison.status,
