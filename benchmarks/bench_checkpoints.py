@@ -337,7 +337,7 @@ def bench_restore(ctx: Context) -> Result:
     """%restoreckpt PREFIX of ~1 GB vs cached saver.restore(sess, PREFIX), same checkpoint."""
     big = big_fixture(ctx)
     shell, ws = ctx.shell, ctx.workspace()
-    repeats = ctx.repeats(10, 3)
+    repeats = ctx.repeats(20, 3)
     graph = big.graph
     with scratch('restore') as root:
         prefix = f'{root}/model'
