@@ -157,6 +157,9 @@ def test_inspect_reads_only_the_index(model, tmp_path):
     (tmp_path / 'ck' / 'good-1.data-00000-of-00001').unlink()
     frame = ok(model, '%inspectckpt ck/good-1')
     assert frame['status'].tolist() == ['match', 'match']
+    error = run(model, '%inspectckpt ck/good-1 --stats').error_in_exec
+    assert isinstance(error, CheckpointError)
+    assert str(error).startswith('checkpoint data is damaged or truncated: ck/good-1.data-*')
 
 
 def test_ram_filesystem_save_list_inspect_restore(model):

@@ -216,13 +216,21 @@ def test_inspect_compares_with_the_graph(model):
         {'name': 'net/w', 'shape': (2, 2), 'dtype': 'float32', 'status': 'match'}]
 
 
-def test_inspect_values_on_request(model):
+def test_inspect_stats_reads_the_stored_values(model):
     ok(model, '%saveckpt')
-    stats = ok(model, "from tfmagic import tables, checkpoints\n"
-                      "tables.inspect_frame(tfmagic.checkpointer().compare('checkpoints/model'),"
-                      " checkpoints.read_values('checkpoints/model', ['net/w', 'net/b']))")
-    row = stats.set_index('name').loc['net/w']
-    assert (row['min'], row['max'], row['mean']) == (1.0, 4.0, 2.5)
+    set_values(model, [[0.0, 0.0], [0.0, 0.0]], [0, 0, 0])  # the checkpoint's values, not the graph's
+    ok(model, "%%tfscope net\nnew = tf.compat.v1.get_variable('new', [1])")
+    stats = ok(model, '%inspectckpt checkpoints --stats').set_index('name')
+    assert list(stats.columns) == ['shape', 'dtype', 'status', 'size', 'nbytes',
+                                   'min', 'max', 'mean', 'std']
+    w = stats.loc['net/w']
+    assert (w['size'], w['nbytes'], w['min'], w['max'], w['mean']) == (4, 16, 1.0, 4.0, 2.5)
+    assert stats.loc['net/b', 'max'] == 7.0
+    assert stats.loc['net/new', 'status'] == 'missing in checkpoint'
+    assert stats.loc['net/new', ['size', 'min']].isna().all()
+    values = ok(model, "from tfmagic import checkpoints\n"
+                       "list(checkpoints.read_values('checkpoints/model', ['net/b', None]))")
+    assert values[0].tolist() == [5, 6, 7] and values[1] is None
 
 
 def test_saving_uninitialized_variables_is_refused(model, tmp_path):

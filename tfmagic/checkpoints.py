@@ -29,6 +29,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -222,13 +223,23 @@ def _dtype_enums(reader) -> dict[str, int]:
     return enums()
 
 
-def read_values(prefix: str, keys) -> dict[str, np.ndarray]:
-    """The tensors stored under ``keys`` (this reads the data files)."""
+def read_values(prefix: str, keys) -> Iterator[np.ndarray | None]:
+    """The tensor stored under each of ``keys`` (None for a None key), read
+    from the data files one at a time, so that a consumer that keeps only
+    a summary never holds more than one tensor."""
     try:
         reader = tf.compat.v1.train.NewCheckpointReader(prefix)
-        return {key: reader.get_tensor(key) for key in keys}
     except Exception as err:
         raise _damaged_data(prefix, err) from None
+    for key in keys:
+        if key is None:
+            yield None
+            continue
+        try:
+            value = reader.get_tensor(key)
+        except Exception as err:
+            raise _damaged_data(prefix, err) from None
+        yield value
 
 
 def _damaged_data(prefix: str, err: BaseException) -> CheckpointError:

@@ -256,15 +256,24 @@ class TFMagic(Magics):
 
     @magic_arguments()
     @argument('prefix', metavar='PREFIX', help='a checkpoint prefix, one of its files, or a directory')
+    @argument('--stats', action='store_true',
+              help='also read the stored values: size, nbytes, min, max, mean and std of each')
     @line_magic
     def inspectckpt(self, line):
         """Compare a checkpoint's variables with the graph, as a DataFrame.
 
         Columns: name, shape, dtype, status ('match', 'missing in graph',
         'missing in checkpoint', 'shape mismatch', 'dtype mismatch'). Reads
-        only the checkpoint's index. Works on any TF checkpoint: a Saver's,
-        a tf.train.Checkpoint's, or a SavedModel's variables/variables.
+        only the checkpoint's index, unless --stats asks for the values'
+        statistics (read one tensor at a time). Works on any TF checkpoint:
+        a Saver's, a tf.train.Checkpoint's, or a SavedModel's
+        variables/variables. Examples::
+
+            %inspectckpt checkpoints/model-100
+            %inspectckpt checkpoints --stats
         """
         args = parse(self.inspectckpt, line)
         prefix = checkpoints.resolve(args.prefix, self.checkpoint_dir)
-        return tables.inspect_frame(self.checkpointer.compare(prefix))
+        comparison = self.checkpointer.compare(prefix)
+        values = checkpoints.read_values(prefix, comparison.key) if args.stats else None
+        return tables.inspect_frame(comparison, values)

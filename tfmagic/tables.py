@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import operator
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -124,9 +124,11 @@ def checkpoints_frame(infos: Sequence[CheckpointInfo]) -> pd.DataFrame:
 
 
 def inspect_frame(comparison: Comparison,
-                  values: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+                  values: Iterable[np.ndarray | None] | None = None) -> pd.DataFrame:
     """The ``%inspectckpt`` table: checkpoint keys against the graph; with
-    ``values`` (key -> array) the statistics of each stored value too."""
+    ``values``, the stored value of each row in row order (None where the
+    checkpoint has none), the statistics of each too. ``values`` is consumed
+    one at a time (see :func:`checkpoints.read_values`)."""
     keys = comparison.key
     if None in keys:  # a graph variable missing in the checkpoint: its graph name
         keys = [n if k is None else k for n, k in zip(comparison.name, keys)]
@@ -138,4 +140,4 @@ def inspect_frame(comparison: Comparison,
     }, columns=list(INSPECT_COLUMNS))
     if values is None:
         return frame
-    return _with_stats(frame, [values.get(k) for k in comparison.key])
+    return _with_stats(frame, values)
