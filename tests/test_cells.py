@@ -50,11 +50,29 @@ def test_new_variables_are_initialized_after_the_cell(ip, ws):
     assert ok(ip, '%vars')['initialized'].tolist() == [True, True]
 
 
-def test_values_assigned_in_the_creating_cell_are_kept(ip):
+@pytest.mark.parametrize('assign', [
+    'sess.run(c.initializer)\nsess.run(c.assign(7.0))',
+    'c.load(7.0)',
+    'c.assign(7.0).eval()',
+    'sess.make_callable(c.assign(7.0))()',
+    'op = c.assign(7.0)\nsess.partial_run(sess.partial_run_setup([op], []), op)',
+])
+def test_values_assigned_in_the_creating_cell_are_kept(ip, assign):
     ok(ip, "c = tf.compat.v1.get_variable('c', initializer=1.0)\n"
-           "sess = tf.compat.v1.get_default_session()\n"
-           "sess.run(c.initializer)\nsess.run(c.assign(7.0))")
+           "sess = tf.compat.v1.get_default_session()\n" + assign)
     assert ok(ip, 'c.eval()') == 7.0
+
+
+def test_auto_init_of_a_cell_that_ran_nothing_is_one_run(ip, ws):
+    # Nothing ran since the variables were created, so none can hold a value:
+    # they are initialized without asking the session first.
+    before = ws.runs
+    ok(ip, "e = [tf.compat.v1.get_variable(f'e{i}', [3]) for i in range(5)]")
+    assert ws.runs == before + 1
+    assert ok(ip, '%vars')['initialized'].tolist() == [True] * 5
+    before = ws.runs
+    ok(ip, "f = tf.compat.v1.get_variable('f', [3])\nf.initializer.run()")
+    assert ws.runs == before + 2  # the cell's run, then the check: nothing to initialize
 
 
 def test_auto_init_can_be_turned_off(ip, capsys):

@@ -53,6 +53,7 @@ class CellHooks:
         self.auto_init = auto_init
         self._transformer = ResetDefaultGraphTransformer()
         self._after_cell: list[Callable[[], None]] = []
+        self._runs_before_cell = 0
 
     def register(self) -> None:
         events = self.shell.events
@@ -94,6 +95,7 @@ class CellHooks:
         # IPython counts a stored cell before this event: the cell is In[count - 1].
         number = self.shell.execution_count - 1 if info.store_history else None
         self.workspace.enter()
+        self._runs_before_cell = self.workspace.runs
         self.tracker.begin_cell(number, info.raw_cell)
 
     def post_run_cell(self, result) -> None:
@@ -103,7 +105,8 @@ class CellHooks:
         self.workspace.leave()
         notes = []
         if self.auto_init and report.created:
-            for var, error in self.workspace.initialize(report.created):
+            for var, error in self.workspace.initialize(
+                    report.created, created_after=self._runs_before_cell):
                 notes.append(f'{hints.PREFIX}could not initialize {var.op.name}: '
                              f'{error.message.splitlines()[0]}')
         notes.append(hints.explain_error(result.error_in_exec, self.tracker))

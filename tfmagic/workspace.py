@@ -14,6 +14,7 @@ callables in bounded batches.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections import OrderedDict
 from typing import Callable, ContextManager, Iterable, Sequence
@@ -48,6 +49,35 @@ class LRUDict(OrderedDict):
             self.popitem(last=False)
 
 
+class CountingSession(tf.compat.v1.Session):
+    """A ``Session`` that calls ``on_run()`` before each call that can run
+    ops in it (``run``, ``partial_run``, a ``make_callable`` callable), so
+    that its owner knows when nothing has run since some point."""
+
+    def __init__(self, on_run: Callable[[], None], graph: tf.Graph,
+                 config: tf.compat.v1.ConfigProto | None = None):
+        super().__init__(graph=graph, config=config)
+        self._on_run = on_run
+
+    def run(self, *args, **kwargs):
+        self._on_run()
+        return super().run(*args, **kwargs)
+
+    def partial_run(self, *args, **kwargs):
+        self._on_run()
+        return super().partial_run(*args, **kwargs)
+
+    def make_callable(self, *args, **kwargs):
+        call = super().make_callable(*args, **kwargs)
+        on_run = self._on_run
+
+        @functools.wraps(call)
+        def counted(*call_args, **call_kwargs):
+            on_run()
+            return call(*call_args, **call_kwargs)
+        return counted
+
+
 class WorkspaceError(RuntimeError):
     """An operation on the workspace that cannot be done in its current state."""
 
@@ -68,6 +98,9 @@ class Workspace:
         self._cell_contexts: list[Callable[[], ContextManager]] = []
         self._reset_listeners: list[Callable[[Workspace], None]] = []
         self._active: contextlib.ExitStack | None = None
+        #: Calls that ran (or could have run) ops in the managed sessions so
+        #: far, tfmagic's own included; see :meth:`initialize`.
+        self.runs = 0
         self._new_graph()
 
     def _new_graph(self) -> None:
@@ -86,10 +119,13 @@ class Workspace:
         user code closed it (``with tf.compat.v1.get_default_session() as s:``
         does); variables then start without values, as in any new session."""
         if self._session is None or getattr(self._session, '_closed', False):
-            self._session = tf.compat.v1.Session(graph=self.graph, config=self._config)
+            self._session = CountingSession(self._count_run, self.graph, self._config)
             self._known_initialized.clear()
             self._callables.clear()
         return self._session
+
+    def _count_run(self) -> None:
+        self.runs += 1
 
     @property
     def active(self) -> bool:
@@ -223,14 +259,22 @@ class Workspace:
             self._initialized_checks[id(var)] = check
         return check
 
-    def initialize(self, variables: Sequence[tf.Variable]) -> list[tuple[tf.Variable, Exception]]:
+    def initialize(self, variables: Sequence[tf.Variable], *,
+                   created_after: int | None = None) -> list[tuple[tf.Variable, Exception]]:
         """Run the initializer of each variable that has no value yet.
 
         Variables already holding a value keep it. Returns the variables whose
         initializer failed (for example one that reads another uninitialized
         variable), each with its error; the others are initialized.
+
+        ``created_after`` is what :attr:`runs` was before ``variables`` were
+        created: if no run came since, none of them can hold a value, and
+        the check, a run of its own over every variable, is skipped.
         """
-        pending = [v for v, ok in zip(variables, self.initialized(variables)) if not ok]
+        if created_after is not None and created_after == self.runs:
+            pending = list(variables)
+        else:
+            pending = [v for v, ok in zip(variables, self.initialized(variables)) if not ok]
         if not pending:
             return []
         try:
