@@ -12,6 +12,7 @@ Two public TensorFlow hooks feed the records, no patching:
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass, field
 
@@ -150,6 +151,11 @@ class VariableTracker:
                 record.add_reuse(self._cell)
                 self._changes.append(record.name)
         return var
+
+    # TensorFlow reads a custom getter's parameters (fn_args, has_kwargs) up to
+    # six times per get_variable call; inspect returns a __signature__ as it
+    # is, so each read is a lookup instead of a parse of the code object.
+    _custom_getter.__signature__ = inspect.signature(_custom_getter)
 
     def _variable_count(self) -> int:
         graph = self.workspace.graph
