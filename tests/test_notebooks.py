@@ -302,6 +302,11 @@ def test_lesson_04_teaches_checkpoints(executed):
     assert 'saved_at' not in text_of(tagged(nb, 'ckpts'))  # a time: left out of the lesson
     assert [line.split()[-1] for line in text_of(tagged(nb, 'inspect')).splitlines()[1:]] == [
         'match', 'match']
+    assert [line.split() for line in text_of(tagged(nb, 'inspect-stats')).splitlines()] == [
+        ['name', 'shape', 'dtype', 'status', 'size', 'nbytes', 'min', 'max', 'mean', 'std'],
+        ['0', 'model/b', '(2,)', 'float32', 'match', '2', '8', '-0.25', '0.25', '0.00', '0.250000'],
+        ['1', 'model/w', '(2,', '2)', 'float32', 'match', '4', '16', '0.50', '2.00', '1.25',
+         '0.559017']]
     assert text_of(tagged(nb, 'reader')) == 'array([ 0.25, -0.25], dtype=float32)'
 
     # restored into a fresh graph: the values of step 2, exactly
