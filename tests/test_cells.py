@@ -63,6 +63,16 @@ def test_values_assigned_in_the_creating_cell_are_kept(ip, assign):
     assert ok(ip, 'c.eval()') == 7.0
 
 
+def test_a_variable_made_from_a_variable_def_keeps_the_value_it_wraps(ip):
+    # A new Python object on the ops of an existing variable, made in a cell
+    # that runs nothing: the value is already there and stays.
+    ok(ip, "v = tf.compat.v1.get_variable('v', initializer=1.0)")
+    ok(ip, 'v.load(5.0)')
+    ok(ip, 'alias = tf.compat.v1.Variable(variable_def=v.to_proto())')
+    assert ok(ip, 'v.eval()') == 5.0
+    assert ok(ip, 'alias.eval()') == 5.0
+
+
 def test_auto_init_of_a_cell_that_ran_nothing_is_one_run(ip, ws):
     # Nothing ran since the variables were created, so none can hold a value:
     # they are initialized without asking the session first.

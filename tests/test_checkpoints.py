@@ -383,6 +383,17 @@ def test_variables_of_partly_known_or_unknown_shape_match_the_stored_shape(saved
     assert ok(saved, 'w.eval()').tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
+def test_object_path_keys_compare_without_an_object_graph(saved, tmp_path):
+    # Keys as tf.train.Checkpoint names them, in a checkpoint without its
+    # object graph (written by hand, or by another tool).
+    write(tmp_path / 'objects', {'net/w/.ATTRIBUTES/VARIABLE_VALUE': [[9.0, 9.0], [9.0, 9.0]],
+                                 'net/b/.ATTRIBUTES/VARIABLE_VALUE': [1, 2, 3]})
+    frame = ok(saved, f'%inspectckpt {tmp_path}/objects')
+    assert frame['status'].tolist() == ['match', 'match']
+    ok(saved, f'%restoreckpt {tmp_path}/objects')
+    assert ok(saved, 'b.eval()').tolist() == [1, 2, 3]
+
+
 def test_two_keys_for_one_variable_the_first_in_key_order_counts(saved, tmp_path):
     write(tmp_path / 'two', {'net/w': [[9.0, 9.0], [9.0, 9.0]], 'old/w': [[0.0, 0.0], [0.0, 0.0]],
                              'net/b': [1, 2, 3]})

@@ -105,8 +105,13 @@ class CellHooks:
         self.workspace.leave()
         notes = []
         if self.auto_init and report.created:
-            for var, error in self.workspace.initialize(
-                    report.created, created_after=self._runs_before_cell):
+            # If nothing ran in the session during the cell, the variables it
+            # made on ops of their own cannot hold values yet.
+            fresh = ()
+            if self.workspace.runs == self._runs_before_cell:
+                from_proto = set(map(id, report.from_proto))
+                fresh = [v for v in report.created if id(v) not in from_proto]
+            for var, error in self.workspace.initialize(report.created, fresh=fresh):
                 notes.append(f'{hints.PREFIX}could not initialize {var.op.name}: '
                              f'{error.message.splitlines()[0]}')
         notes.append(hints.explain_error(result.error_in_exec, self.tracker))

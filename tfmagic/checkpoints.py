@@ -29,7 +29,8 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Iterator
+from types import MappingProxyType
+from typing import Iterator, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -181,9 +182,6 @@ class CheckpointIndex:
 
     shapes: dict[str, list[int]]
     dtypes: dict[str, int]
-    #: Written by ``tf.train.Checkpoint`` (or a SavedModel): keys are object
-    #: paths ending in :data:`OBJECT_VALUE_SUFFIX`.
-    object_based: bool = False
 
     def __len__(self) -> int:
         return len(self.shapes)
@@ -203,9 +201,9 @@ def read_index(prefix: str) -> CheckpointIndex:
         raise CheckpointError(
             f'cannot read checkpoint index {prefix}.index: it is damaged or not a '
             f'checkpoint ({type(err).__name__}: {_first_line(err)})') from None
-    object_based = shapes.pop(OBJECT_GRAPH_KEY, None) is not None
+    shapes.pop(OBJECT_GRAPH_KEY, None)
     dtypes.pop(OBJECT_GRAPH_KEY, None)
-    return CheckpointIndex(shapes, dtypes, object_based)
+    return CheckpointIndex(shapes, dtypes)
 
 
 @functools.lru_cache(maxsize=None)
@@ -225,8 +223,8 @@ def _dtype_enums(reader) -> dict[str, int]:
 
 def read_values(prefix: str, keys) -> Iterator[np.ndarray | None]:
     """The tensor stored under each of ``keys`` (None for a None key), read
-    from the data files one at a time, so that a consumer that keeps only
-    a summary never holds more than one tensor."""
+    from the data files as they are asked for: a consumer that keeps only a
+    summary of each never holds the whole checkpoint in memory."""
     try:
         reader = tf.compat.v1.train.NewCheckpointReader(prefix)
     except Exception as err:
@@ -237,7 +235,9 @@ def read_values(prefix: str, keys) -> Iterator[np.ndarray | None]:
             continue
         try:
             value = reader.get_tensor(key)
-        except Exception as err:
+        except MemoryError:
+            raise
+        except Exception as err:  # DataLossError, OutOfRangeError, ...: damaged files
             raise _damaged_data(prefix, err) from None
         yield value
 
@@ -324,7 +324,7 @@ class GraphIndex:
     :class:`CheckpointIndex`'s terms: a checkpoint of exactly these variables
     is recognised by two dict comparisons, and its rows are ready here."""
 
-    variables: dict[str, tf.Variable]
+    variables: Mapping[str, tf.Variable]  # read-only: comparisons hand it out
     records: dict[str, VariableRecord]
     shapes: dict[str, list | None]  # [None, 3] for a partly known shape; None for unknown rank
     dtypes: dict[str, int]
@@ -338,7 +338,7 @@ def graph_index(records: list[VariableRecord], variables: list[tf.Variable]) -> 
     """Index ``variables``, whose records are ``records``, for :func:`compare`."""
     by_name = sorted(zip(records, variables), key=lambda pair: pair[0].name)
     return GraphIndex(
-        variables={r.name: v for r, v in by_name},
+        variables=MappingProxyType({r.name: v for r, v in by_name}),
         records={r.name: r for r, _ in by_name},
         shapes={r.name: None if r.shape is None else list(r.shape) for r, _ in by_name},
         dtypes={r.name: v.dtype.base_dtype.as_datatype_enum for r, v in by_name},
@@ -371,7 +371,7 @@ class Comparison:
     shape: list
     dtype: list[str]
     status: list[str]
-    variables: dict  # graph name -> variable
+    variables: Mapping[str, tf.Variable]  # graph name -> variable
 
     def __len__(self) -> int:
         return len(self.name)
@@ -394,7 +394,7 @@ def compare(index: CheckpointIndex, graph: GraphIndex,
                           list(graph.dtype_column), [MATCH] * len(graph.names), graph.variables)
     keys = sorted(index.shapes)
     names = keys
-    if mapping or index.object_based:
+    if mapping or any(k.endswith(OBJECT_VALUE_SUFFIX) for k in keys):
         names = [map_name(graph_name(k), mapping or {}) for k in keys]
     shapes, dtypes = index.shapes, index.dtypes
     graph_shapes, graph_dtypes = graph.shapes, graph.dtypes
@@ -415,7 +415,7 @@ def compare(index: CheckpointIndex, graph: GraphIndex,
     found.intersection_update(graph_shapes)
     lacking = sorted(graph_shapes.keys() - found) if len(found) < len(graph_shapes) else []
     if not lacking and names is keys:  # in name order already: the keys are sorted
-        return Comparison(names, keys, key_shapes, key_dtypes, status, graph.variables)
+        return Comparison(names, list(keys), key_shapes, key_dtypes, status, graph.variables)
     records = [graph.records[name] for name in lacking]
     columns = [names + lacking, keys + [None] * len(lacking),
                key_shapes + [r.shape for r in records], key_dtypes + [r.dtype for r in records],
@@ -635,13 +635,16 @@ class Checkpointer:
         variables = self.workspace.variables() if variables is None else list(variables)
         # A cached index holds its variables, so no other object can take
         # their ids while it is cached: equal ids are the same variables.
-        # Compared, not hashed: hashing 10,000 ids costs more than comparing them.
+        # A list compared, not a tuple hashed as a dict key, which measured
+        # slower for 10,000 variables. The two most recently used are kept:
+        # all variables, and the --vars subset a re-save compares against.
         ids = list(map(id, variables))
-        for known, index in self._graph_indexes:
+        for i, (known, index) in enumerate(self._graph_indexes):
             if known == ids:
+                self._graph_indexes.insert(0, self._graph_indexes.pop(i))
                 return index
         index = graph_index([self.tracker.record(v) for v in variables], variables)
-        self._graph_indexes = [(ids, index), *self._graph_indexes[:1]]  # all, and a --vars subset
+        self._graph_indexes = [(ids, index), *self._graph_indexes[:1]]
         return index
 
     def compare(self, prefix: str, mapping: dict | None = None) -> Comparison:

@@ -14,7 +14,6 @@ callables in bounded batches.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 from collections import OrderedDict
 from typing import Callable, ContextManager, Iterable, Sequence
@@ -68,10 +67,17 @@ class CountingSession(tf.compat.v1.Session):
         return super().partial_run(*args, **kwargs)
 
     def make_callable(self, *args, **kwargs):
-        call = super().make_callable(*args, **kwargs)
+        return self._counted(super().make_callable(*args, **kwargs))
+
+    def _make_callable_from_options(self, *args, **kwargs):
+        # What make_callable builds on, and what TF1 Keras calls directly;
+        # a callable made through make_callable is then counted twice, which
+        # is harmless: only "no run since" matters.
+        return self._counted(super()._make_callable_from_options(*args, **kwargs))
+
+    def _counted(self, call):
         on_run = self._on_run
 
-        @functools.wraps(call)
         def counted(*call_args, **call_kwargs):
             on_run()
             return call(*call_args, **call_kwargs)
@@ -260,21 +266,21 @@ class Workspace:
         return check
 
     def initialize(self, variables: Sequence[tf.Variable], *,
-                   created_after: int | None = None) -> list[tuple[tf.Variable, Exception]]:
+                   fresh: Iterable[tf.Variable] = ()) -> list[tuple[tf.Variable, Exception]]:
         """Run the initializer of each variable that has no value yet.
 
         Variables already holding a value keep it. Returns the variables whose
         initializer failed (for example one that reads another uninitialized
         variable), each with its error; the others are initialized.
 
-        ``created_after`` is what :attr:`runs` was before ``variables`` were
-        created: if no run came since, none of them can hold a value, and
-        the check, a run of its own over every variable, is skipped.
+        ``fresh`` names those of ``variables`` known to have no value: their
+        ops were made since the session last ran (see :attr:`runs`). They are
+        not asked about, which saves a run over all of them.
         """
-        if created_after is not None and created_after == self.runs:
-            pending = list(variables)
-        else:
-            pending = [v for v, ok in zip(variables, self.initialized(variables)) if not ok]
+        fresh_ids = set(map(id, fresh))
+        unknown = [v for v in variables if id(v) not in fresh_ids]
+        has_value = dict(zip(map(id, unknown), self.initialized(unknown))) if unknown else {}
+        pending = [v for v in variables if not has_value.get(id(v), False)]
         if not pending:
             return []
         try:
