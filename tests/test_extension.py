@@ -56,6 +56,19 @@ def test_reload_registers_once_and_works(ip):
     assert frame['reuses'].tolist() == [0]
 
 
+def test_settings_made_with_config_survive_a_reload(ip):
+    ok(ip, '%config TFMagic.auto_init = False')
+    ok(ip, "%config TFMagic.checkpoint_dir = 'elsewhere'")
+    try:
+        ok(ip, '%reload_ext tfmagic')
+        ok(ip, "u = tf.compat.v1.get_variable('u', [1])")
+        assert ok(ip, '%vars')['initialized'].tolist() == [False]
+        magics, = [c for c in ip.configurables if type(c).__name__ == 'TFMagic']
+        assert (magics.auto_init, magics.checkpoint_dir) == (False, 'elsewhere')
+    finally:
+        ok(ip, "%config TFMagic.checkpoint_dir = 'checkpoints'")
+
+
 def test_load_twice_is_a_no_op(ip):
     ws = tfmagic.workspace()
     ip.run_line_magic('load_ext', 'tfmagic')

@@ -79,11 +79,13 @@ class TFMagic(Magics):
         'How many checkpoints of one prefix %saveckpt keeps (0 keeps all).')).tag(config=True)
 
     def __init__(self, shell, hooks: CellHooks, checkpointer: Checkpointer):
-        super().__init__(shell=shell)
+        # Set first: Magics.__init__ loads values set with %config earlier
+        # (before a %reload_ext, say), which calls the observers below.
         self.hooks = hooks
         self.workspace = hooks.workspace
         self.tracker = hooks.tracker
         self.checkpointer = checkpointer
+        super().__init__(shell=shell)
         hooks.auto_init = self.auto_init
 
     @validate('max_to_keep')
