@@ -203,6 +203,19 @@ def timing_calls(cls, name: str, into: list[float]):
         setattr(cls, name, original)
 
 
+def magic_timing_saver(shell, magic: str, line: Callable[[int], str], method: str,
+                       inner: dict[int, float], said: list[str]) -> Callable[[int], None]:
+    """The tfmagic side of a round: ``%magic line(i)``, keeping the seconds it
+    spent inside ``Saver.<method>`` (``inner[i]``) and what it printed."""
+    def run(i: int) -> None:
+        calls: list[float] = []
+        with timing_calls(Saver, method, calls), captured() as out:
+            shell.run_line_magic(magic, line(i))
+        inner[i] = sum(calls)
+        said.append(out.getvalue())
+    return run
+
+
 def outside_note(what: str, method: str, walls: list[float], inner: dict[int, float],
                  warmup: int, plain_min: float) -> tuple[str, list[float]]:
     """How long the tfmagic runs spent outside ``Saver.<method>``."""
@@ -284,13 +297,8 @@ def bench_save(ctx: Context) -> Result:
             ops.append(len(graph.get_operations()))
 
         inner: dict[int, float] = {}  # round -> seconds inside Saver.save
-
-        def tfmagic_run(i):
-            calls: list[float] = []
-            with timing_calls(Saver, 'save', calls), captured() as out:
-                shell.run_line_magic('saveckpt', f'{tf_dir}/model --step {i}')
-            inner[i] = sum(calls)
-            said.append(out.getvalue())
+        tfmagic_run = magic_timing_saver(shell, 'saveckpt', lambda i: f'{tf_dir}/model --step {i}',
+                                         'save', inner, said)
 
         def plain_setup(i):
             prune(plain_dir, i)
@@ -346,13 +354,8 @@ def bench_restore(ctx: Context) -> Result:
         said: list[str] = []
 
         inner: dict[int, float] = {}  # round -> seconds inside Saver.restore
-
-        def tfmagic_run(i):
-            calls: list[float] = []
-            with timing_calls(Saver, 'restore', calls), captured() as out:
-                shell.run_line_magic('restoreckpt', prefix)
-            inner[i] = sum(calls)
-            said.append(out.getvalue())
+        tfmagic_run = magic_timing_saver(shell, 'restoreckpt', lambda i: prefix,
+                                         'restore', inner, said)
 
         def plain_run(i):
             with graph.as_default():
