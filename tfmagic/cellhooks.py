@@ -2,8 +2,9 @@
 
 Before each cell the workspace's graph and session become the defaults and
 the tracker starts attributing new variables to the cell; after it (also when
-the cell raised or was interrupted) the defaults are restored, new variables
-are initialized, and hints are printed under the cell's output.
+the cell raised or was interrupted) the defaults are restored and the new
+variables the cell did not run are initialized. A failing cell's error output
+starts with a hint when one applies (see :mod:`tracebacks`).
 
 A cell that calls ``tf.compat.v1.reset_default_graph()`` would fail inside
 the managed graph ("Do not use tf.reset_default_graph() to clear nested
@@ -18,6 +19,7 @@ from typing import Callable
 import tensorflow as tf
 
 from . import hints
+from .tracebacks import ErrorHints
 from .tracking import VariableTracker
 from .workspace import Workspace
 
@@ -45,22 +47,32 @@ class ResetDefaultGraphTransformer(ast.NodeTransformer):
 class CellHooks:
     """Connects a workspace and its tracker to one IPython shell."""
 
-    def __init__(self, shell, workspace: Workspace, tracker: VariableTracker,
-                 auto_init: bool = True):
+    def __init__(self, shell, workspace: Workspace, tracker: VariableTracker):
         self.shell = shell
         self.workspace = workspace
         self.tracker = tracker
-        self.auto_init = auto_init
         self._transformer = ResetDefaultGraphTransformer()
         self._after_cell: list[Callable[[], None]] = []
-        self._runs_before_cell = 0
+        self._error_hints = ErrorHints(shell, self.explain)
 
     def register(self) -> None:
+        """Hook into the shell; when called from a running cell (``%load_ext``
+        in it), the rest of that cell already runs in the workspace."""
         events = self.shell.events
         events.register('pre_run_cell', self.pre_run_cell)
         events.register('post_run_cell', self.post_run_cell)
         self.shell.ast_transformers.append(self._transformer)
         self.shell.push({RESET_GUARD: self.reset_guard}, interactive=False)
+        self._error_hints.install()
+        running = getattr(self.shell.displayhook, 'exec_result', None)
+        if running is not None:
+            self.pre_run_cell(running.info)
+
+    def explain(self, error: BaseException) -> str | None:
+        """The hint for an error raised by the running cell, if any."""
+        running = getattr(self.shell.displayhook, 'exec_result', None)
+        cell = running.info.raw_cell if running is not None else None
+        return hints.explain_error(error, self.tracker, cell)
 
     def unregister(self) -> None:
         events = self.shell.events
@@ -72,6 +84,7 @@ class CellHooks:
             self.shell.ast_transformers.remove(self._transformer)
         self.shell.user_ns.pop(RESET_GUARD, None)
         self.shell.user_ns_hidden.pop(RESET_GUARD, None)
+        self._error_hints.uninstall()
         self._after_cell.clear()
         self.tracker.end_cell()
         self.workspace.leave()
@@ -95,7 +108,6 @@ class CellHooks:
         # IPython counts a stored cell before this event: the cell is In[count - 1].
         number = self.shell.execution_count - 1 if info.store_history else None
         self.workspace.enter()
-        self._runs_before_cell = self.workspace.runs
         self.tracker.begin_cell(number, info.raw_cell)
 
     def post_run_cell(self, result) -> None:
@@ -104,17 +116,10 @@ class CellHooks:
         report = self.tracker.end_cell()
         self.workspace.leave()
         notes = []
-        if self.auto_init and report.created:
-            # If nothing ran in the session during the cell, the variables it
-            # made on ops of their own cannot hold values yet.
-            fresh = ()
-            if self.workspace.runs == self._runs_before_cell:
-                from_proto = set(map(id, report.from_proto))
-                fresh = [v for v in report.created if id(v) not in from_proto]
-            for var, error in self.workspace.initialize(report.created, fresh=fresh):
-                notes.append(f'{hints.PREFIX}could not initialize {var.op.name}: '
-                             f'{error.message.splitlines()[0]}')
-        notes.append(hints.explain_error(result.error_in_exec, self.tracker))
+        if self.workspace.auto_init:
+            self.workspace.initialize_pending()
+            notes.extend(hints.not_initialized(var, error)
+                         for var, error in self.workspace.take_init_failures())
         notes.append(hints.duplicates_note(report))
         for note in filter(None, notes):
             print(note)

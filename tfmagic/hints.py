@@ -42,8 +42,9 @@ def _names(names: list[str]) -> str:
     return shown + (f' (and {more} more)' if more > 0 else '')
 
 
-def explain_error(error: BaseException | None, tracker: VariableTracker) -> str | None:
-    """A hint for ``error`` raised by a cell, or ``None``."""
+def explain_error(error: BaseException | None, tracker: VariableTracker,
+                  cell: str | None = None) -> str | None:
+    """A hint for ``error`` raised by a cell whose text is ``cell``, or ``None``."""
     if error is None:
         return None
     message = str(error)
@@ -114,6 +115,12 @@ def _does_not_exist(name: str, tracker: VariableTracker) -> str:
     if similar:
         lines.append(f'Similar names in the graph: {_names(similar)}.')
     return _lines(*lines)
+
+
+def not_initialized(var, error) -> str:
+    """Auto-init could not run ``var``'s initializer (it reads a placeholder,
+    say) and nothing in the cell gave it a value."""
+    return f'{PREFIX}could not initialize {var.op.name}: {error.message.splitlines()[0]}'
 
 
 def duplicates_note(report: CellReport) -> str | None:

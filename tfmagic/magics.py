@@ -86,7 +86,7 @@ class TFMagic(Magics):
         self.tracker = hooks.tracker
         self.checkpointer = checkpointer
         super().__init__(shell=shell)
-        hooks.auto_init = self.auto_init
+        self.workspace.auto_init = self.auto_init
 
     @validate('max_to_keep')
     def _valid_max_to_keep(self, proposal):
@@ -96,7 +96,7 @@ class TFMagic(Magics):
 
     @observe('auto_init')
     def _auto_init_changed(self, change) -> None:
-        self.hooks.auto_init = change['new']
+        self.workspace.auto_init = change['new']
 
     @magic_arguments()
     @argument('scope', help='variable scope (or name scope) to run the cell in, e.g. layer1')

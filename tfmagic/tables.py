@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .checkpoints import CheckpointInfo, Comparison
+from .stats import value_stats
 from .tracking import VariableInfo, VariableTracker
 
 VARIABLE_COLUMNS = (
@@ -80,22 +81,6 @@ def _with_stats(frame: pd.DataFrame, values) -> pd.DataFrame:
         frame[column] = pd.array([s[i] for s in stats],
                                  dtype='Int64' if i < 2 else 'float64')
     return frame
-
-
-def value_stats(value: np.ndarray | None) -> tuple:
-    """``(size, nbytes, min, max, mean, std)``; NaN where not defined, all
-    missing for a variable without a value."""
-    if value is None:
-        return (None, None, np.nan, np.nan, np.nan, np.nan)
-    value = np.asarray(value)
-    size, nbytes = value.size, value.nbytes
-    if size == 0 or not (np.issubdtype(value.dtype, np.number)
-                         or value.dtype == np.bool_):
-        return (size, nbytes, np.nan, np.nan, np.nan, np.nan)
-    if np.iscomplexobj(value):
-        value = np.abs(value)
-    return (size, nbytes, float(value.min()), float(value.max()),
-            float(value.mean(dtype=np.float64)), float(value.std(dtype=np.float64)))
 
 
 def list_variables(tracker: VariableTracker, pattern: str | None = None,

@@ -72,10 +72,6 @@ class CellReport:
     created: list[tf.Variable]
     duplicates: list[tuple[str, str]]  # (name from the earlier run, new copy)
     earlier_cell: int | None = None
-    # Those of ``created`` built from a VariableDef (import_meta_graph,
-    # ``Variable(variable_def=...)``): new objects on ops that may be older
-    # than the cell, and may hold values.
-    from_proto: list[tf.Variable] = field(default_factory=list)
 
 
 def _shape_of(var) -> tuple | None:
@@ -112,7 +108,6 @@ class VariableTracker:
         self._by_name: dict[str, VariableRecord] = {}
         self._variables: dict[str, tf.Variable] = {}
         self._cell_created: list[tf.Variable] = []
-        self._cell_from_proto: list[tf.Variable] = []
         self._runs_by_source: dict[str, tuple[int | None, list[str]]] = {}
         self._source: str | None = None
         with self.workspace.graph.as_default():
@@ -140,8 +135,7 @@ class VariableTracker:
         by = CREATED_BY_GET_VARIABLE if self._getter_depth else CREATED_BY_VARIABLE
         self._record(var, by, self._cell)
         self._cell_created.append(var)
-        if kwargs.get('variable_def') is not None:
-            self._cell_from_proto.append(var)
+        self.workspace.note_created(var, may_hold_value=kwargs.get('variable_def') is not None)
         return var
 
     def _custom_getter(self, getter, name, *args, **kwargs):
@@ -186,14 +180,12 @@ class VariableTracker:
         self._cell = number
         self._source = source.strip() if source else None
         self._cell_created = []
-        self._cell_from_proto = []
 
     def end_cell(self) -> CellReport:
         """Finish the cell; report its new variables and any copies of
         variables an earlier run of the same source created."""
         created, self._cell_created = self._cell_created, []
-        from_proto, self._cell_from_proto = self._cell_from_proto, []
-        report = CellReport(created=created, duplicates=[], from_proto=from_proto)
+        report = CellReport(created=created, duplicates=[])
         live = [v for v in created if id(v) in self._by_id]
         if self._source and live:
             names = [self._by_id[id(v)].name for v in live]

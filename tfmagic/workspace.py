@@ -48,40 +48,65 @@ class LRUDict(OrderedDict):
             self.popitem(last=False)
 
 
-class CountingSession(tf.compat.v1.Session):
-    """A ``Session`` that calls ``on_run()`` before each call that can run
-    ops in it (``run``, ``partial_run``, a ``make_callable`` callable), so
-    that its owner knows when nothing has run since some point."""
+#: Set on an ``OpError`` that a managed session raised, so that a hint can
+#: tell an error of tfmagic's session from one of a session the user made.
+RAISED_IN_MANAGED_SESSION = '_tfmagic_managed_session'
 
-    def __init__(self, on_run: Callable[[], None], graph: tf.Graph,
-                 config: tf.compat.v1.ConfigProto | None = None):
-        super().__init__(graph=graph, config=config)
-        self._on_run = on_run
+
+def raised_in_managed_session(error: BaseException) -> bool:
+    """True when ``error`` came from a :class:`ManagedSession`'s run."""
+    return getattr(error, RAISED_IN_MANAGED_SESSION, False)
+
+
+class ManagedSession(tf.compat.v1.Session):
+    """The workspace's session: calls ``before_run()`` before each call that
+    can run ops (``run``, ``partial_run_setup``, ``partial_run``, and the
+    callables of ``make_callable`` and ``_make_callable_from_options``, which
+    TF1 Keras calls directly), and marks the ``OpError``s it raises."""
+
+    def __init__(self, before_run: Callable[[], None], graph: tf.Graph,
+                 config: tf.compat.v1.ConfigProto | None = None, target: str = ''):
+        super().__init__(target=target, graph=graph, config=config)
+        self._before_run = before_run
 
     def run(self, *args, **kwargs):
-        self._on_run()
-        return super().run(*args, **kwargs)
+        self._before_run()
+        with _marking_errors():
+            return super().run(*args, **kwargs)
+
+    def partial_run_setup(self, *args, **kwargs):
+        self._before_run()
+        with _marking_errors():
+            return super().partial_run_setup(*args, **kwargs)
 
     def partial_run(self, *args, **kwargs):
-        self._on_run()
-        return super().partial_run(*args, **kwargs)
+        self._before_run()
+        with _marking_errors():
+            return super().partial_run(*args, **kwargs)
 
     def make_callable(self, *args, **kwargs):
-        return self._counted(super().make_callable(*args, **kwargs))
+        return self._wrapped(super().make_callable(*args, **kwargs))
 
     def _make_callable_from_options(self, *args, **kwargs):
-        # What make_callable builds on, and what TF1 Keras calls directly;
-        # a callable made through make_callable is then counted twice, which
-        # is harmless: only "no run since" matters.
-        return self._counted(super()._make_callable_from_options(*args, **kwargs))
+        return self._wrapped(super()._make_callable_from_options(*args, **kwargs))
 
-    def _counted(self, call):
-        on_run = self._on_run
+    def _wrapped(self, call):
+        before_run = self._before_run
 
-        def counted(*call_args, **call_kwargs):
-            on_run()
-            return call(*call_args, **call_kwargs)
-        return counted
+        def managed_call(*call_args, **call_kwargs):
+            before_run()
+            with _marking_errors():
+                return call(*call_args, **call_kwargs)
+        return managed_call
+
+
+@contextlib.contextmanager
+def _marking_errors():
+    try:
+        yield
+    except tf.errors.OpError as err:
+        setattr(err, RAISED_IN_MANAGED_SESSION, True)
+        raise
 
 
 class WorkspaceError(RuntimeError):
@@ -104,8 +129,10 @@ class Workspace:
         self._cell_contexts: list[Callable[[], ContextManager]] = []
         self._reset_listeners: list[Callable[[Workspace], None]] = []
         self._active: contextlib.ExitStack | None = None
+        self._auto_init = True
+        self._initializing = False
         #: Calls that ran (or could have run) ops in the managed sessions so
-        #: far, tfmagic's own included; see :meth:`initialize`.
+        #: far, tfmagic's own included.
         self.runs = 0
         self._new_graph()
 
@@ -116,6 +143,11 @@ class Workspace:
         self._initialized_checks: dict[int, tf.Tensor] = {}
         self._callables: LRUDict = LRUDict(_CALLABLE_CACHE_SIZE)
         self._batch_plans: LRUDict = LRUDict(_CALLABLE_CACHE_SIZE)
+        # New variables not yet initialized (see note_created), and those
+        # whose initializer failed since the last take_init_failures().
+        self._pending: list[tf.Variable] = []
+        self._pending_may_hold_values: set[int] = set()
+        self._init_failures: dict[int, tuple[tf.Variable, Exception]] = {}
 
     # -- graph and session ---------------------------------------------------
 
@@ -125,13 +157,69 @@ class Workspace:
         user code closed it (``with tf.compat.v1.get_default_session() as s:``
         does); variables then start without values, as in any new session."""
         if self._session is None or getattr(self._session, '_closed', False):
-            self._session = CountingSession(self._count_run, self.graph, self._config)
+            self._session = ManagedSession(self._before_run, self.graph, self._config)
             self._known_initialized.clear()
             self._callables.clear()
         return self._session
 
-    def _count_run(self) -> None:
+    # -- initializing new variables where they are first used ----------------
+
+    @property
+    def auto_init(self) -> bool:
+        """Initialize new variables just before the session first runs
+        anything after their creation (and after the cell at the latest)."""
+        return self._auto_init
+
+    @auto_init.setter
+    def auto_init(self, on: bool) -> None:
+        self._auto_init = bool(on)
+        if not on:
+            self._pending.clear()
+            self._pending_may_hold_values.clear()
+
+    def note_created(self, var: tf.Variable, *, may_hold_value: bool = False) -> None:
+        """A variable was created in the graph: with :attr:`auto_init`, give
+        it its initial value before the session next runs anything.
+
+        ``may_hold_value`` marks a variable built on existing ops (from a
+        ``VariableDef``): it is asked whether it has a value before its
+        initializer is run. Any other one has none: every run of the session
+        initializes what was created before it, so nothing can have run
+        since this variable's ops were made.
+        """
+        if not self.auto_init or getattr(var, 'graph', None) is not self.graph:
+            return
+        self._pending.append(var)
+        if may_hold_value:
+            self._pending_may_hold_values.add(id(var))
+
+    def _before_run(self) -> None:
         self.runs += 1
+        if self._pending and not self._initializing:
+            self.initialize_pending()
+
+    def initialize_pending(self) -> None:
+        """Initialize the variables noted since the last run, now."""
+        pending, self._pending = self._pending, []
+        may_hold = self._pending_may_hold_values
+        self._pending_may_hold_values = set()
+        fresh = [v for v in pending if id(v) not in may_hold]
+        self._initializing = True
+        try:
+            failures = self.initialize(pending, fresh=fresh)
+        finally:
+            self._initializing = False
+        self._init_failures.update((id(var), (var, err)) for var, err in failures)
+
+    def take_init_failures(self) -> list[tuple[tf.Variable, Exception]]:
+        """Variables whose initializer failed and that still have no value
+        (a cell may have initialized them itself since), each with its error;
+        forgotten once taken."""
+        failures, self._init_failures = list(self._init_failures.values()), {}
+        if not failures:
+            return []
+        still = self.initialized([var for var, _ in failures])
+        return [failure for failure, ok in zip(failures, still) if not ok]
 
     @property
     def active(self) -> bool:
@@ -260,7 +348,10 @@ class Workspace:
             return check
         check = self._initialized_checks.get(id(var))
         if check is None:
-            with self.graph.as_default(), self.graph.name_scope(None):
+            # Possibly made inside a user's run (see _before_run): free of
+            # the control dependencies and name scope open there.
+            with (self.graph.as_default(), self.graph.name_scope(None),
+                  tf.control_dependencies(None)):
                 check = tf.compat.v1.is_variable_initialized(var)
             self._initialized_checks[id(var)] = check
         return check
@@ -274,8 +365,8 @@ class Workspace:
         variable), each with its error; the others are initialized.
 
         ``fresh`` names those of ``variables`` known to have no value: their
-        ops were made since the session last ran (see :attr:`runs`). They are
-        not asked about, which saves a run over all of them.
+        ops were made since the session last ran (see :meth:`note_created`).
+        They are not asked about, which saves a run over all of them.
         """
         fresh_ids = set(map(id, fresh))
         unknown = [v for v in variables if id(v) not in fresh_ids]
