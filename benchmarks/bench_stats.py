@@ -1,5 +1,6 @@
 """Repeated ``%vars --stats`` vs a plain cached callable plus numpy reductions,
-and the check that repeated listings add no op to the user's graph.
+and the check that repeated listings add no op to the user's graph; and the
+memory ``%vars --stats`` needs for one large variable.
 
 tfmagic side: a workspace with N variables (default initializer, so values are
 not constant), created and auto-initialized in a cell, untimed. Plain side: the
@@ -8,9 +9,16 @@ same code on its own graph and session, initialized, and
 user would keep). Timed per call: tfmagic ``%vars --stats`` (via
 ``run_line_magic``: parsing and the whole 17-column table, no display) vs the
 callable's fetch plus size, nbytes, min, max, mean, std of every array.
+
+``stats_memory_1g`` measures bytes, not seconds: see its docstring.
 """
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -75,3 +83,154 @@ def bench_stats(ctx: Context) -> Result:
     return samples.result('stats_1k', n, TARGET, notes=notes,
                           extra={'ops_before': ops_before, 'ops_after': ops_after,
                                  'ops_after_each': counts, 'ops_identical': identical})
+
+
+MEMORY_TARGET = 1.25
+GiB = 2**30
+
+#: One side of stats_memory_1g, run as ``python -c MEMORY_CHILD SIDE SHAPE``
+#: in a process of its own, so that its peak resident memory is its own. It
+#: prints one JSON line: for each measured step the resident bytes before it,
+#: at its peak and after it.
+MEMORY_CHILD = r"""
+import gc, json, os, resource, sys, tracemalloc
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import tensorflow as tf
+
+side, shape = sys.argv[1], json.loads(sys.argv[2])
+CODE = (f"v = tf.compat.v1.get_variable('v', {shape}, "
+        "initializer=tf.compat.v1.random_uniform_initializer())")
+
+
+def status(key):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) * 1024
+
+
+def reset_peak():
+    # Linux >= 4.0: VmHWM restarts from the current RSS. Without it the
+    # peak is ru_maxrss over the whole process: init's peak may then count.
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return 'VmHWM'
+    except OSError:
+        return 'ru_maxrss'
+
+
+def measured(step):
+    gc.collect()
+    before = status('VmRSS')
+    method = reset_peak()
+    out = step()
+    peak = (status('VmHWM') if method == 'VmHWM'
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return out, {'before': before, 'peak': peak, 'after': status('VmRSS'), 'method': method}
+
+
+report = {}
+if side == 'tfmagic':
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+    import tfmagic
+    from tfmagic.stats import value_stats
+
+    config = Config()
+    config.HistoryManager.hist_file = ':memory:'
+    shell = InteractiveShell.instance(config=config)
+    shell.run_line_magic('load_ext', 'tfmagic')
+    result = shell.run_cell('import tensorflow as tf\n' + CODE, store_history=True)
+    if not result.success:
+        raise SystemExit(f'cell failed: {result.error_in_exec!r}')
+    shell.run_line_magic('vars', '')  # auto-init done, the table code loaded
+    frame, report['vars_stats'] = measured(lambda: shell.run_line_magic('vars', '--stats'))
+    row = frame.iloc[0]
+    report['stats'] = [float(row[c]) for c in ('size', 'nbytes', 'min', 'max', 'mean', 'std')]
+    del frame, row
+    # Where the bytes go: the fetch alone, then value_stats alone on its value.
+    ws = tfmagic.workspace()
+    value, report['fetch'] = measured(lambda: ws.fetch_values(ws.variables())[0])
+    _, report['value_stats'] = measured(lambda: value_stats(value))
+    tracemalloc.start()  # RSS misses heap pages reused: the bytes numpy allocated
+    value_stats(value)
+    report['value_stats_allocated'] = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+else:
+    graph = tf.Graph()
+    with graph.as_default():
+        exec(CODE, {'tf': tf})
+        init = tf.compat.v1.global_variables_initializer()
+        (v,) = tf.compat.v1.global_variables()
+    session = tf.compat.v1.Session(graph=graph)
+    session.run(init)
+
+    def fetch_and_reduce():
+        a = session.run(v)
+        return [float(x) for x in (a.size, a.nbytes, a.min(), a.max(), a.mean(), a.std())]
+
+    report['stats'], report['fetch_numpy'] = measured(fetch_and_reduce)
+print(json.dumps(report))
+"""
+
+
+def _memory_child(side: str, shape: list[int]) -> dict:
+    """Run one side in a child process (the venv's python, as this one)."""
+    done = subprocess.run([sys.executable, '-c', MEMORY_CHILD, side, json.dumps(shape)],
+                          capture_output=True, text=True, timeout=1800,
+                          cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode != 0:
+        raise RuntimeError(f'{side} child failed ({done.returncode}):\n{done.stderr[-3000:]}')
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    progress(f'    {side}: {report}')
+    return report
+
+
+def _extra(step: dict) -> int:
+    """Bytes the step's peak lay above the resident size before it."""
+    return step['peak'] - step['before']
+
+
+@benchmark('stats_memory_1g', target=MEMORY_TARGET)
+def bench_stats_memory(ctx: Context) -> Result:
+    """Extra peak RSS of %vars --stats on one 1 GiB float32 variable, per variable size.
+
+    Bytes, not seconds, each side in a child process of its own: "tfmagic s"
+    is the extra peak of %vars --stats (the fetch included) and "plain s" the
+    variable's size, both in GiB, so the ratio is the extra peak in multiples
+    of the size. The plain side (sess.run(v), then numpy's min, max, mean,
+    std) and where tfmagic's bytes go are in the notes. --quick: 256 MiB.
+    """
+    shape = [64, 1024, 1024] if ctx.quick else [256, 1024, 1024]
+    elements = shape[0] * shape[1] * shape[2]
+    size = 4 * elements
+    # One child at a time: the plain one peaks at 3 x size plus TensorFlow's own.
+    tfmagic = _memory_child('tfmagic', shape)
+    plain = _memory_child('plain', shape)
+
+    magic_extra, plain_extra = _extra(tfmagic['vars_stats']), _extra(plain['fetch_numpy'])
+    fetch_extra, stats_extra = _extra(tfmagic['fetch']), _extra(tfmagic['value_stats'])
+    method = {tfmagic['vars_stats']['method'], plain['fetch_numpy']['method']}
+    notes = [
+        f'bytes, not seconds: tfmagic s = extra peak RSS of %vars --stats, '
+        f'plain s = the variable\'s size ({size / GiB:g} GiB float32), both in GiB; '
+        f'ratio = extra peak / size (peak: {", ".join(sorted(method))})',
+        f'extra peak, x variable size: tfmagic %vars --stats {magic_extra / size:.3f}, '
+        f'plain sess.run(v) + numpy min/max/mean/std {plain_extra / size:.3f}; '
+        f'tfmagic / plain {magic_extra / plain_extra:.3f}',
+        f'tfmagic breakdown, x size: fetch_values alone {fetch_extra / size:.3f}, '
+        f'value_stats alone on the fetched value {stats_extra / size:.3f} '
+        f'(RSS +{stats_extra / 2**20:.1f} MiB, numpy allocated '
+        f'{tfmagic["value_stats_allocated"] / 2**20:.1f} MiB); held after %vars --stats '
+        f'{(tfmagic["vars_stats"]["after"] - tfmagic["vars_stats"]["before"]) / size:.3f}',
+    ]
+    got, want = tfmagic['stats'], plain['stats']
+    if got[:2] != want[:2] or any(x != x for x in got) or abs(got[4] - want[4]) > 1e-3:
+        notes.append(f'WARNING: statistics differ: tfmagic {got}, plain {want}')
+    return Result('stats_memory_1g', elements, MEMORY_TARGET,
+                  [magic_extra / GiB], [size / GiB], notes=notes,
+                  extra={'variable_bytes': size, 'tfmagic': tfmagic, 'plain': plain,
+                         'tfmagic_extra_over_size': magic_extra / size,
+                         'plain_extra_over_size': plain_extra / size,
+                         'tfmagic_over_plain': magic_extra / plain_extra})

@@ -135,7 +135,7 @@ def variables(k: Kernel, line: str = '') -> dict[str, dict]:
 
 def hint(result: Result) -> str:
     """The tfmagic lines the cell printed, joined into one line."""
-    text = result.text
+    text = result.text + strip_ansi(result.traceback)
     assert 'tfmagic: ' in text, f'no tfmagic hint in:\n{text}'
     return ' '.join(line.strip() for line in text[text.index('tfmagic: '):].splitlines())
 
@@ -167,7 +167,8 @@ def test_get_variable_uses_the_given_name(k):
     assert row == {
         'name': 'var', 'scope': '', 'shape': [1], 'dtype': 'float32', 'trainable': True,
         'created_by': 'get_variable', 'created_in': cell.execution_count, 'reuses': 0,
-        'reused_in': [], 'reuse_status': 'not reused', 'initialized': True}
+        'reused_in': [], 'reuse_status': 'not reused', 'initialized': True,
+        'partitions': 1, 'slot_of': '', 'device': ''}
 
 
 # -- 二. Variable management: scopes ----------------------------------------------

@@ -1,5 +1,6 @@
 """%tfpanel on the Python side: the scope tree, incremental refresh, details,
-checkpoint buttons, escaping, several panels, and closing."""
+partitioned variables, optimizer state, checkpoint buttons, escaping, several
+panels, a cell's panel replaced by the next one from that cell, and closing."""
 
 import numpy as np
 import pytest
@@ -13,9 +14,70 @@ MODEL = ("%%tfscope layer1\n"
          "w = tf.compat.v1.get_variable('w', initializer=[[1.0, 2.0], [3.0, 4.0]])\n"
          "b = tf.compat.v1.Variable([1, 2], name='b')")
 
+#: An initializer for partitioned variables: each part gets its slice of ``full``.
+SLICE_OF = """
+import numpy as np
+def slice_of(full):
+    def initializer(shape, dtype=None, partition_info=None):
+        start = partition_info.var_offset
+        return full[tuple(slice(s, s + n) for s, n in zip(start, shape))]
+    return initializer
+"""
+
+#: enc/emb: 0..39 as [10, 4], in 3 parts along rows (4, 3 and 3 rows);
+#: enc/cols: 0..11 as [2, 6], in 3 parts along columns.
+PARTITIONED = SLICE_OF + """
+with tf.compat.v1.variable_scope('enc'):
+    emb = tf.compat.v1.get_variable(
+        'emb', [10, 4], initializer=slice_of(np.arange(40.0).reshape(10, 4)),
+        partitioner=tf.compat.v1.fixed_size_partitioner(3))
+    cols = tf.compat.v1.get_variable(
+        'cols', [2, 6], initializer=slice_of(np.arange(12.0).reshape(2, 6)),
+        partitioner=tf.compat.v1.fixed_size_partitioner(3, axis=1))
+"""
+
+#: A partitioned embedding and a matrix, trained one step with Adam in the
+#: cell that creates them.
+TRAINED = """
+with tf.compat.v1.variable_scope('enc'):
+    emb = tf.compat.v1.get_variable('emb', [10, 4],
+                                    partitioner=tf.compat.v1.fixed_size_partitioner(3))
+    W = tf.compat.v1.get_variable('W', [4, 2])
+loss = tf.reduce_sum(tf.matmul(tf.nn.embedding_lookup(emb, [1, 5, 9]), W) ** 2)
+tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss).run()
+"""
+
 
 def labels(panel):
     return [label for label, _ in panel.tree.options]
+
+
+def keys(panel):
+    return [key for _, key in panel.tree.options]
+
+
+def ok_in_cell(shell, code: str, cell_id: str):
+    """Run ``code`` as the notebook cell ``cell_id`` (the id a front end sends)."""
+    result = shell.run_cell(code, store_history=True, cell_id=cell_id)
+    assert result.success, repr(result.error_in_exec or result.error_before_exec)
+    return result.result
+
+
+def widgets_in(widget):
+    """``widget``'s children, theirs, and every one's layout and style."""
+    for child in getattr(widget, 'children', ()):
+        yield child
+        yield from widgets_in(child)
+    for name in ('layout', 'style'):
+        if getattr(widget, name, None) is not None:
+            yield getattr(widget, name)
+
+
+@pytest.fixture(autouse=True)
+def jupyter_shell(ip, monkeypatch):
+    """The shell as a Jupyter kernel's: ``%tfpanel`` answers terminal
+    IPython, which has no ``kernel``, with the ``%vars`` table instead."""
+    monkeypatch.setattr(ip, 'kernel', object(), raising=False)
 
 
 @pytest.fixture
@@ -137,9 +199,14 @@ def test_names_and_messages_are_escaped(ip, panel, tmp_path):
     panel.restore_button.click()
     message = panel.ckpt_message.value
     assert '<img' not in message and '&lt;img src=x onerror=alert(1)&gt;' in message
-    ok(ip, "%%tfscope a-b.c>d\nodd = tf.compat.v1.get_variable('x', [1])")
+    ok(ip, "%%tfscope a-b.c>d\nodd = tf.compat.v1.get_variable('x', [1])\n"
+           "parted = tf.compat.v1.get_variable(\n"
+           "    'p', [4, 1], partitioner=tf.compat.v1.fixed_size_partitioner(2))")
     panel.select('a-b.c>d/x')
     assert '<b>a-b.c&gt;d/x</b>' in panel.details.value
+    panel.select('a-b.c>d/p')
+    assert '<td>a-b.c&gt;d/p/part_1</td>' in panel.details.value
+    assert 'c>d' not in panel.details.value
 
 
 def test_several_panels_stay_in_sync_and_closing_unregisters(ip, panel):
@@ -186,3 +253,182 @@ def test_histogram_svg_is_plain_svg():
     svg = histogram_svg(np.array([0.0, 1.0, 1.0, 2.0]), bins=4)
     assert svg.startswith('<svg class="tfmagic-histogram"') and svg.count('<rect') == 4
     assert histogram_svg(np.array([np.nan])) == ''
+
+
+# -- partitioned variables ----------------------------------------------------------------
+
+
+def test_a_partitioned_variable_is_one_row_counted_once(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ok(ip, PARTITIONED)
+    cell = ip.execution_count - 1
+    panel = ok(ip, '%tfpanel')
+    try:
+        panel.expand('enc')
+        assert labels(panel) == ['▾ enc/  (2)',
+                                 f'    cols  [2, 6] float32 ×3 parts  get_variable [{cell}]',
+                                 f'    emb  [10, 4] float32 ×3 parts  get_variable [{cell}]']
+        assert '<b>2</b> variables in <b>1</b> scopes' in panel.summary.value
+        assert len(ok(ip, '%vars')) == 2
+        assert '×N parts: one partitioned variable' in panel.summary.value
+    finally:
+        panel.close()
+
+
+def test_details_of_a_partitioned_variable_cover_all_its_parts(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ok(ip, PARTITIONED)
+    panel = ok(ip, '%tfpanel')
+    try:
+        panel.select('enc/emb')
+        details = panel.details.value
+        assert '<th>shape</th><td>(10, 4)</td>' in details
+        assert '<th>partitions</th><td>3</td>' in details
+        assert '<th>size</th><td>40</td>' in details
+        assert '<th>min</th><td>0.0</td>' in details and '<th>max</th><td>39.0</td>' in details
+        assert '<th>mean</th><td>19.5</td>' in details
+        assert '<svg class="tfmagic-histogram"' in details
+        assert 'first values: <code>0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, …</code>' \
+            in details
+        assert ('<table class="tfmagic-parts"><tr><th>part</th><th>shape</th><th>offset</th></tr>'
+                '<tr><td>enc/emb/part_0</td><td>[4, 4]</td><td>[0, 0]</td></tr>'
+                '<tr><td>enc/emb/part_1</td><td>[3, 4]</td><td>[4, 0]</td></tr>'
+                '<tr><td>enc/emb/part_2</td><td>[3, 4]</td><td>[7, 0]</td></tr></table>') in details
+        # parts side by side: the values still read row by row of the whole
+        panel.select('enc/cols')
+        assert ('first values: <code>0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, …</code>'
+                in panel.details.value)
+        assert '<td>enc/cols/part_2</td><td>[2, 2]</td><td>[0, 4]</td>' in panel.details.value
+    finally:
+        panel.close()
+
+
+def test_the_parts_list_names_their_devices(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ok(ip, SLICE_OF + """
+with tf.device('/cpu:0'):
+    emb = tf.compat.v1.get_variable('emb', [4, 2], initializer=slice_of(np.zeros((4, 2))),
+                                    partitioner=tf.compat.v1.fixed_size_partitioner(2))
+""")
+    panel = ok(ip, '%tfpanel')
+    try:
+        panel.select('emb')
+        assert '<th>device</th></tr><tr><td>emb/part_0</td><td>[2, 2]</td><td>[0, 0]</td>' \
+               '<td>/device:CPU:0</td></tr>' in panel.details.value
+    finally:
+        panel.close()
+
+
+# -- optimizer state ------------------------------------------------------------------------
+
+
+def test_optimizer_slots_are_rows_under_their_variable(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ok(ip, TRAINED)
+    cell = ip.execution_count - 1
+    panel = ok(ip, '%tfpanel')
+    try:
+        panel.expand('enc')
+        assert labels(panel) == [
+            '▾ enc/  (6)',
+            f'    W  [4, 2] float32  get_variable [{cell}]',
+            f'    ◇ Adam  [4, 2] float32  optimizer slot [{cell}]',
+            f'    ◇ Adam_1  [4, 2] float32  optimizer slot [{cell}]',
+            f'    emb  [10, 4] float32 ×3 parts  get_variable [{cell}]',
+            f'    ◇ Adam  [10, 4] float32 ×3 parts  optimizer slot [{cell}]',
+            f'    ◇ Adam_1  [10, 4] float32 ×3 parts  optimizer slot [{cell}]',
+            f'◇ beta1_power  [] float32  optimizer state [{cell}]',
+            f'◇ beta2_power  [] float32  optimizer state [{cell}]',
+        ]
+        assert keys(panel)[1:4] == ['var:enc/W', 'var:enc/W/Adam', 'var:enc/W/Adam_1']
+        summary = panel.summary.value
+        assert '<b>8</b> variables (<b>6</b> optimizer state) in <b>1</b> scopes' in summary
+        assert '◇ optimizer state (slots under their variable)' in summary
+        assert len(ok(ip, '%vars')) == 8
+        panel.select('enc/W/Adam')
+        assert '<th>slot_of</th><td>enc/W</td>' in panel.details.value
+        panel.select('enc/emb/Adam_1')
+        assert panel.details.value.count('<td>enc/emb/part_') == 3
+        panel.select('beta1_power')
+        assert '<th>min</th><td>0.81</td>' in panel.details.value  # 0.9, times 0.9 per step
+    finally:
+        panel.close()
+
+
+def test_a_matching_slot_is_shown_under_its_variable(ip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ok(ip, TRAINED)
+    panel = ok(ip, '%tfpanel')
+    try:
+        panel.filter.value = 'W/Adam_1'
+        assert keys(panel) == ['scope:enc', 'var:enc/W', 'var:enc/W/Adam_1']
+        assert labels(panel)[2].startswith('    ◇ Adam_1  ')
+        panel.filter.value = 'beta*'
+        assert keys(panel) == ['var:beta1_power', 'var:beta2_power']
+    finally:
+        panel.close()
+
+
+def test_slots_stay_with_their_variable_in_the_tree():
+    tree = ScopeTree()
+    tree.put(VariableRecord('s/w', (2,), 'float32', 'get_variable'))
+    tree.put(VariableRecord('s/w/Momentum', (2,), 'float32', 'get_variable',
+                            slot_of='s/w', role='slot'))
+    # an optimizer made in a variable scope names its slots in that scope too
+    tree.put(VariableRecord('s/s/w/Momentum_1', (2,), 'float32', 'get_variable',
+                            slot_of='s/w', role='slot'))
+    # a slot whose variable is not listed (in no collection) still shows whose it is
+    tree.put(VariableRecord('s/hidden/Momentum', (2,), 'float32', 'get_variable',
+                            slot_of='s/hidden', role='slot'))
+    assert [label.rstrip() for label, _ in tree.rows({'s'})] == [
+        '▾ s/  (4)',
+        '  ◇ hidden/Momentum  [2] float32  optimizer slot',
+        '    w  [2] float32  get_variable',
+        '    ◇ Momentum  [2] float32  optimizer slot',
+        '    ◇ Momentum_1  [2] float32  optimizer slot',
+    ]
+    assert tree.scope_count() == 1 and tree.optimizer_count == 3
+
+
+# -- a cell's panel is replaced by the next one from that cell --------------------------------
+
+
+def test_a_new_panel_from_the_same_cell_closes_the_earlier_one(ip, panel):
+    hooks = tfmagic._magics.hooks
+    panels = [ok_in_cell(ip, '%tfpanel', 'panel-cell') for _ in range(10)]
+    *replaced, last = panels
+    try:
+        assert all(p.comm is None for p in replaced) and last.comm is not None
+        live = [p for p in panels if p.refresh in hooks._after_cell]
+        assert live == [last]
+        ok(ip, "n = tf.compat.v1.get_variable('n', [1])")
+        assert [labels(p) for p in panels] == [['▸ layer1/  (2)']] * 9 + [[
+            '▸ layer1/  (2)', f'  n  [1] float32  get_variable [{ip.execution_count - 1}]']]
+        # a panel shown by another cell is not affected
+        assert panel.comm is not None and panel.refresh in hooks._after_cell
+    finally:
+        last.close()
+
+
+def test_a_panel_replaces_only_the_panel_of_its_own_cell(ip, panel):
+    tracker, magics = tfmagic.tracker(), tfmagic._magics
+    def panel_of(cell_id):
+        return VariableBrowser(tracker, magics.checkpointer, magics, magics.hooks,
+                               cell_id=cell_id)
+    first, other = panel_of('a'), panel_of('b')
+    second = panel_of('a')
+    try:
+        assert first.comm is None and other.comm is not None and second.comm is not None
+        second.close()
+        third = panel_of('a')  # nothing left to replace
+        assert other.comm is not None and third.comm is not None
+        third.close()
+    finally:
+        other.close()
+
+
+def test_closing_a_panel_closes_every_widget_in_it(ip, panel):
+    parts = list(widgets_in(panel))
+    assert len(parts) > 20 and all(part.comm is not None for part in parts)
+    panel.close()
+    assert panel.comm is None and [part for part in parts if part.comm is not None] == []

@@ -6,8 +6,11 @@ downloaded browser) opens it, runs the cells with Shift+Enter as a user
 would, and checks the panel from the page's DOM: the scope tree, expanding a
 scope, a variable's details with its statistics and SVG histogram, the panel
 updating itself after a later cell, the filter, Save and Restore, and that a
-checkpoint key written as HTML stays text everywhere. It ends by saving a
-screenshot of the panel to ``docs/panel.png``.
+checkpoint key written as HTML stays text everywhere, then saves a
+screenshot of the panel to ``docs/panel.png``. A last cell trains a model
+with a partitioned embedding and Adam: the embedding is one row with its
+parts in its details, and the optimizer's state is marked as such, its slots
+under their variable.
 
 Skipped when Playwright or ``/usr/bin/chromium`` is missing (``make chromium``).
 """
@@ -73,8 +76,15 @@ CELLS = [
     # new scope and the new values of the variable it shows
     "%%tfscope layer3\nv = tf.compat.v1.get_variable('v', initializer=tf.fill([5], 2.0))\n"
     "w.assign(w * 2).eval();",
+    # a partitioned embedding and a matrix, trained one step with Adam
+    "with tf.compat.v1.variable_scope('enc'):\n"
+    "    emb = tf.compat.v1.get_variable('emb', [10, 4],\n"
+    "                                    partitioner=tf.compat.v1.fixed_size_partitioner(3))\n"
+    "    W = tf.compat.v1.get_variable('W', [4, 2])\n"
+    "loss = tf.reduce_sum(tf.matmul(tf.nn.embedding_lookup(emb, [1, 5, 9]), W) ** 2)\n"
+    "tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss).run()",
 ]
-INSPECT_CELL, PANEL_CELL, LATER_CELL = 4, 5, 6
+INSPECT_CELL, PANEL_CELL, LATER_CELL, MODEL_CELL = 4, 5, 6, 7
 
 
 # -- the server -------------------------------------------------------------------
@@ -269,8 +279,21 @@ def select_row(page, selector: str, text: str) -> None:
 
 def details_table(page) -> dict[str, str]:
     return page.evaluate(f"""() => Object.fromEntries(
-        [...document.querySelectorAll('{DETAILS} tr')]
+        [...document.querySelectorAll('{DETAILS} table.tfmagic-columns tr')]
             .map(tr => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]))""")
+
+
+def parts_table(page) -> list[list[str]]:
+    """The rows of a partitioned variable's parts in the details, header first."""
+    return page.evaluate(f"""() => [...document.querySelectorAll('{DETAILS} table.tfmagic-parts tr')]
+        .map(tr => [...tr.cells].map(c => c.textContent))""")
+
+
+def execution_count(page, index: int) -> int:
+    """The number in cell ``index``'s prompt, once the cell has finished."""
+    prompt = page.locator('.jp-Notebook .jp-Cell').nth(index).locator('.jp-InputPrompt')
+    sync_api.expect(prompt).to_have_text(re.compile(r'\[\d+\]'), timeout=CELL_TIMEOUT)
+    return int(re.search(r'\[(\d+)\]', prompt.inner_text()).group(1))
 
 
 def cell_outputs(page) -> str:
@@ -305,7 +328,7 @@ def run_cells(page, first: int, count: int = 1) -> None:
 
 @pytest.fixture(scope='module')
 def page(lab, browser):
-    """The notebook open in JupyterLab, every cell but the last one run."""
+    """The notebook open in JupyterLab, every cell up to the panel's run."""
     context = browser.new_context(viewport={'width': 1400, 'height': 1600})
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT)
@@ -316,7 +339,7 @@ def page(lab, browser):
         # the notebook's kernel is started and ready
         page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').first.wait_for(
             timeout=CELL_TIMEOUT)
-        run_cells(page, 0, LATER_CELL)
+        run_cells(page, 0, PANEL_CELL + 1)
         wait_for_options(page, TREE_OPTIONS, has_row('▸ layer2/  (2)'), 'the panel and its tree',
                          timeout=CELL_TIMEOUT)
         yield page
@@ -491,3 +514,43 @@ def test_tfpanel_fits_its_output_area(page):
         return out;
     }""")
     assert not overflows, 'the panel overflows its boxes:\n' + '\n'.join(overflows)
+
+
+def test_tfpanel_shows_a_partitioned_variable_and_optimizer_state(page):
+    run_cells(page, MODEL_CELL)
+    wait_for_options(page, TREE_OPTIONS, has_row('▸ enc/  (6)'), 'enc after the model cell',
+                     timeout=CELL_TIMEOUT)
+    cell = execution_count(page, MODEL_CELL)
+    select_row(page, TREE_SELECT, '▸ enc/  (6)')
+    rows = wait_for_options(page, TREE_OPTIONS, has_row('▾ enc/  (6)'), 'enc expanded')
+    rows = [r.rstrip() for r in rows]
+    # slots right under their variable; a partitioned variable in one row
+    assert rows[:7] == [
+        '▾ enc/  (6)',
+        f'    W  [4, 2] float32  get_variable [{cell}]',
+        f'    ◇ Adam  [4, 2] float32  optimizer slot [{cell}]',
+        f'    ◇ Adam_1  [4, 2] float32  optimizer slot [{cell}]',
+        f'    emb  [10, 4] float32 ×3 parts  get_variable [{cell}]',
+        f'    ◇ Adam  [10, 4] float32 ×3 parts  optimizer slot [{cell}]',
+        f'    ◇ Adam_1  [10, 4] float32 ×3 parts  optimizer slot [{cell}]',
+    ], rows
+    # the optimizer's other state: marked as such, not as a tf.Variable that cannot be shared
+    assert rows[-2:] == [f'◇ beta1_power  [] float32  optimizer state [{cell}]',
+                         f'◇ beta2_power  [] float32  optimizer state [{cell}]'], rows
+    assert not any('⊘ beta' in r or 'part_' in r or 'enc/W/' in r for r in rows), rows
+    summary = page.locator('.tfmagic-panel').get_by_text(re.compile(r'^\d+ variables'))
+    sync_api.expect(summary).to_contain_text('(6 optimizer state)')
+    sync_api.expect(summary).to_contain_text('◇ optimizer state (slots under their variable)')
+
+    # -- the embedding's details: the whole variable, and its parts --------------------------------
+    select_row(page, TREE_SELECT, f'emb  [10, 4] float32 ×3 parts  get_variable [{cell}]')
+    details = page.locator(DETAILS)
+    sync_api.expect(details.locator('b').first).to_have_text('enc/emb', timeout=UI_TIMEOUT)
+    table = details_table(page)
+    assert (table['shape'], table['partitions'], table['size']) == ('(10, 4)', '3', '40'), table
+    assert parts_table(page) == [['part', 'shape', 'offset'],
+                                 ['enc/emb/part_0', '[4, 4]', '[0, 0]'],
+                                 ['enc/emb/part_1', '[3, 4]', '[4, 0]'],
+                                 ['enc/emb/part_2', '[3, 4]', '[7, 0]']]
+    sync_api.expect(details.locator('svg.tfmagic-histogram')).to_have_count(1)
+    page.locator('.tfmagic-panel').screenshot(path='/tmp/exp/enc.png', animations='disabled')

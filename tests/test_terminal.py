@@ -9,6 +9,7 @@ SESSION = """\
 import tensorflow as tf
 w = tf.compat.v1.get_variable('w', [2])
 %vars
+%tfpanel
 """
 
 
@@ -26,4 +27,7 @@ def test_terminal_ipython_prints_a_text_table(tmp_path):
     assert header.split()[:3] == ['name', 'scope', 'shape']
     row = next(line for line in out.splitlines() if line.lstrip().startswith('0 '))
     assert row.split()[:4] == ['0', 'w', '(2,)', 'float32']
-    assert row.split()[-3:] == ['not', 'reused', 'True']
+    # %tfpanel says in one line that it needs Jupyter, then shows %vars.
+    panel = out[out.index('Out[4]:') + 1:]
+    assert panel.count('tfmagic: %tfpanel needs Jupyter') == 1
+    assert 'Out[5]:' in panel and 'VariableBrowser' not in panel

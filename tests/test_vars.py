@@ -11,7 +11,8 @@ from tfmagic.tables import STATS_COLUMNS, VARIABLE_COLUMNS
 from tests.shell import ok, ops_count
 
 COLUMNS = ['name', 'scope', 'shape', 'dtype', 'trainable', 'created_by', 'created_in',
-           'reuses', 'reused_in', 'reuse_status', 'initialized']
+           'reuses', 'reused_in', 'reuse_status', 'initialized', 'partitions', 'slot_of',
+           'device']
 
 
 @pytest.fixture
@@ -34,7 +35,8 @@ def test_columns_rows_and_values(ip, model):
     assert rows.loc['foo'].to_dict() == {
         'scope': '', 'shape': (), 'dtype': 'int32', 'trainable': True,
         'created_by': 'tf.Variable', 'created_in': model, 'reuses': 0, 'reused_in': [],
-        'reuse_status': 'not reusable', 'initialized': True}
+        'reuse_status': 'not reusable', 'initialized': True, 'partitions': 1, 'slot_of': '',
+        'device': ''}
     assert rows.loc['layer1/w', 'shape'] == (2, 2)
     assert rows.loc['layer1/w', 'reuses'] == 1
     assert rows.loc['layer1/w', 'reused_in'] == [model + 2]

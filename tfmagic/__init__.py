@@ -2,19 +2,22 @@
 
 ``%load_ext tfmagic`` runs every cell in a managed ``tf.compat.v1`` graph and
 session and records where each variable came from; see ``%vars?``,
-``%%tfscope?``, ``%tfreset?``, ``%saveckpt?``, ``%restoreckpt?``, ``%ckpts?``
-and ``%inspectckpt?``.
+``%%tfscope?``, ``%tfreset?``, ``%tfpanel?``, ``%saveckpt?``, ``%restoreckpt?``,
+``%ckpts?`` and ``%inspectckpt?``.
 """
 
 from __future__ import annotations
 
+__version__ = '0.2.0'
+
+from . import hints
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer, CheckpointError
 from .tables import list_variables
 from .tracking import VariableTracker
 from .workspace import Workspace, WorkspaceError
 
-__all__ = ['Workspace', 'WorkspaceError', 'VariableTracker', 'Checkpointer',
+__all__ = ['__version__', 'Workspace', 'WorkspaceError', 'VariableTracker', 'Checkpointer',
            'CheckpointError', 'workspace', 'tracker', 'checkpointer', 'variables',
            'load_ipython_extension', 'unload_ipython_extension']
 
@@ -64,10 +67,13 @@ def load_ipython_extension(shell) -> None:
 
 
 def unload_ipython_extension(shell) -> None:
+    """Remove every hook and magic and close the managed session; the graph
+    and its variables are gone (``%reload_ext tfmagic`` starts a new one)."""
     global _magics
     magics, _magics = _magics, None
     if magics is None:
         return
+    count = len(magics.tracker.records())
     magics.hooks.unregister()
     manager = shell.magics_manager
     for kind, table in magics.magics.items():
@@ -78,3 +84,4 @@ def unload_ipython_extension(shell) -> None:
         shell.configurables.remove(magics)
     magics.tracker.detach()
     magics.workspace.close()
+    print(hints.unloaded(count))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 from typing import Callable
 
+import IPython
 import tensorflow as tf
 
 from . import hints
@@ -42,6 +43,16 @@ class ResetDefaultGraphTransformer(ast.NodeTransformer):
             node.func = ast.copy_location(guard, func)
             ast.fix_missing_locations(node)
         return node
+
+
+#: IPython 9.8 and later count a stored cell before ``pre_run_cell``, earlier
+#: versions once the cell has run.
+_COUNTED_BEFORE_PRE_RUN_CELL = IPython.version_info >= (9, 8)
+
+
+def cell_number(shell) -> int:
+    """The execution count (``In[n]``) of the stored cell that is running."""
+    return shell.execution_count - 1 if _COUNTED_BEFORE_PRE_RUN_CELL else shell.execution_count
 
 
 class CellHooks:
@@ -105,8 +116,7 @@ class CellHooks:
     # -- events --------------------------------------------------------------
 
     def pre_run_cell(self, info) -> None:
-        # IPython counts a stored cell before this event: the cell is In[count - 1].
-        number = self.shell.execution_count - 1 if info.store_history else None
+        number = cell_number(self.shell) if info.store_history else None
         self.workspace.enter()
         self.tracker.begin_cell(number, info.raw_cell)
 

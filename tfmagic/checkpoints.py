@@ -11,16 +11,21 @@ What this module adds is safety around the Saver:
 * keep-last-K counts per prefix (a plain ``Saver(max_to_keep=K)`` also deletes
   checkpoints it saved under other prefixes), and the state file stores paths
   relative to its directory, so a checkpoint folder can be moved;
-* a damaged file is reported once, by name, whatever TensorFlow raised;
+* a damaged file is reported once, by name, whatever TensorFlow raised, and
+  a file that is no checkpoint (Keras, text, ...) is named for what it is;
+* a save is written under a temporary name and committed by rename, so an
+  interrupted or killed save never leaves a checkpoint that looks complete;
 * savers are built once per variable set, so repeated saves and restores add
   no op to the graph.
 
-All paths go through ``tf.io.gfile``; ``ram://``, ``gs://`` and ``s3://`` work.
+All paths go through ``tf.io.gfile``; ``ram://``, ``gs://`` and ``s3://`` work,
+and ``~`` is expanded in local ones.
 A ``.meta`` graph is written but never imported.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime
 import fnmatch
@@ -28,6 +33,10 @@ import functools
 import os
 import posixpath
 import re
+import signal
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterator, Mapping
@@ -51,8 +60,13 @@ OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 #: variable at ``path/to/var/.ATTRIBUTES/VARIABLE_VALUE``; it is compared
 #: with the graph under ``path/to/var``.
 OBJECT_VALUE_SUFFIX = '/.ATTRIBUTES/VARIABLE_VALUE'
+#: Keys ``tf.train.Checkpoint`` adds for its own bookkeeping (how often it
+#: saved): not a model's variable, so never reported as missing in the graph.
+BOOKKEEPING_KEYS = frozenset({'save_counter' + OBJECT_VALUE_SUFFIX})
 
-STATE_FILE = 'checkpoint'
+#: Marks a save in progress: the hidden directory it is written in is named
+#: ``.NAME.tempstate<hex>``, after TensorFlow's own temporary files.
+_TEMP_MARK = '.tempstate'
 _FILE_SUFFIX = re.compile(r'\.(index|meta|data-\d{5}-of-\d{5})$')
 _STEP = re.compile(r'-(\d+)$')
 
@@ -66,6 +80,14 @@ class CheckpointError(Exception):
         return [f'{type(self).__name__}: {self}']
 
 
+class SaveInterrupted(KeyboardInterrupt):
+    """Ctrl-C (a kernel interrupt) stopped a save; the message says what is on disk."""
+
+    def _render_traceback_(self):
+        # One line instead of a traceback through TensorFlow's Saver.
+        return [str(self)]
+
+
 # -- paths -------------------------------------------------------------------
 
 
@@ -74,19 +96,38 @@ def _paths(path: str):
     return posixpath if '://' in path else os.path
 
 
+def expand_user(path: str) -> str:
+    """``~`` (or ``~user``) at the start of a local path, as a shell expands
+    it; URLs such as ``ram://`` are left alone."""
+    path = str(path)
+    return path if '://' in path else os.path.expanduser(path)
+
+
 def normalize_prefix(path: str) -> str:
     """``model.index`` / ``model.meta`` / ``model.data-00000-of-00001`` ->
     ``model`` (``list_variables`` finds nothing under a suffixed prefix)."""
-    prefix = _FILE_SUFFIX.sub('', str(path).rstrip('/'))
+    prefix = _FILE_SUFFIX.sub('', expand_user(path).rstrip('/'))
     return prefix if '://' in prefix else os.path.normpath(prefix)
 
 
 def join(directory: str, name: str) -> str:
+    directory = expand_user(directory)
     return _paths(directory).join(directory, name)
 
 
 def _dirname(path: str) -> str:
     return _paths(path).dirname(path) or '.'
+
+
+def _basename(path: str) -> str:
+    return _paths(path).basename(path)
+
+
+def _does_not_exist(path: str) -> str:
+    """Names a relative path absolutely: after ``%cd`` the user may not know
+    which directory it was looked up in."""
+    absolute = path if '://' in path else os.path.abspath(path)
+    return 'it does not exist' if absolute == path else f'{absolute} does not exist'
 
 
 def _exists(prefix: str) -> bool:
@@ -129,6 +170,24 @@ def _state_order(state) -> dict[str, int]:
     return {normalize_prefix(p): i for i, p in enumerate(paths)}
 
 
+def _state_timestamps(state) -> dict[str, float]:
+    """Prefix -> when it was saved, as the state file records it (tfmagic,
+    ``Saver`` and ``CheckpointManager`` write these; hand-made files may not)."""
+    if state is None or len(state.all_model_checkpoint_timestamps) != len(
+            state.all_model_checkpoint_paths):
+        return {}
+    return {normalize_prefix(p): t for p, t in
+            zip(state.all_model_checkpoint_paths, state.all_model_checkpoint_timestamps)}
+
+
+def _saved_seconds(prefix: str, timestamps: dict[str, float]) -> float | None:
+    """When ``prefix`` was saved: its index file's modification time, or where
+    the file system keeps none (``ram://`` says 0), the state file's."""
+    mtime = gfile.stat(prefix + '.index').mtime_nsec / 1e9
+    seconds = mtime if mtime > 0 else timestamps.get(prefix, 0.0)
+    return seconds if seconds > 0 else None
+
+
 def _oldest_first(prefixes, state) -> list[str]:
     """Order checkpoints by age: index mtime (whole seconds on most file
     systems), then the state file's order, then step."""
@@ -144,26 +203,92 @@ def _oldest_first(prefixes, state) -> list[str]:
 def latest_in(directory: str) -> str:
     """The newest checkpoint in ``directory``: the state file's, if its files
     exist, else the most recently written one."""
+    directory = expand_user(directory)
     state = _state(directory)
     if state is not None and _exists(state.model_checkpoint_path):
         return normalize_prefix(state.model_checkpoint_path)
-    prefixes = _prefixes_in(directory) if gfile.isdir(directory) else []
+    if not gfile.isdir(directory):
+        raise CheckpointError(f'no checkpoint in {directory!r}: {_does_not_exist(directory)}')
+    prefixes = _prefixes_in(directory)
     if not prefixes:
         raise CheckpointError(f'no checkpoint in {directory!r}: it has no *.index file')
     return _oldest_first(prefixes, state)[-1]
 
 
 def resolve(path: str | None, default_dir: str) -> str:
-    """The checkpoint prefix that ``path`` (a prefix, one of its files, or a
-    directory; ``None`` for ``default_dir``) names."""
+    """The checkpoint prefix that ``path`` (a prefix, one of its files, a
+    directory, or a SavedModel; ``None`` for ``default_dir``) names."""
     if path is None:
         return latest_in(default_dir)
     prefix = normalize_prefix(path)
     if _exists(prefix):  # first: under ram:// a prefix also looks like a directory
         return prefix
     if gfile.isdir(prefix):
+        return _saved_model_variables(prefix) or latest_in(prefix)
+    if gfile.exists(prefix):
+        raise CheckpointError(_not_a_checkpoint(prefix))
+    if prefix == normalize_prefix(default_dir):  # the default directory, not made yet
         return latest_in(prefix)
     raise CheckpointError(f'no checkpoint at {path!r}: {prefix}.index does not exist')
+
+
+def _saved_model_variables(directory: str) -> str | None:
+    """The variables checkpoint of the SavedModel in ``directory``; None if it is none."""
+    if not any(gfile.exists(join(directory, name))
+               for name in ('saved_model.pb', 'saved_model.pbtxt')):
+        return None
+    prefix = join(join(directory, 'variables'), 'variables')
+    if not _exists(prefix):
+        raise CheckpointError(f'{directory} is a SavedModel without variables: '
+                              f'{prefix}.index does not exist')
+    return prefix
+
+
+_CHECKPOINT_WANTED = ("give a checkpoint's prefix (PREFIX of PREFIX.index and "
+                      "PREFIX.data-*) or its directory")
+
+
+def _not_a_checkpoint(path: str) -> str:
+    """What the existing file ``path`` is, since it is not a checkpoint."""
+    head = _head(path)
+    if head.startswith(b'\x89HDF\r\n\x1a\n'):
+        what = ('a Keras weights file (HDF5)' if path.endswith('.weights.h5')
+                else 'an HDF5 file (Keras saves weights in this format)')
+        return (f'{path} is {what}, not a TensorFlow checkpoint; '
+                f'load it in Keras with model.load_weights({path!r})')
+    if head.startswith(b'PK\x03\x04') and path.endswith('.keras'):
+        return (f'{path} is a Keras model archive (zip), not a TensorFlow checkpoint; '
+                f'load it with keras.models.load_model({path!r})')
+    if _basename(path) == 'checkpoint':
+        return (f"{path} is TensorFlow's checkpoint state file, not a checkpoint; "
+                f'give its directory {_dirname(path)!r} for the latest checkpoint')
+    if not head:
+        what = 'is an empty file, not a TensorFlow checkpoint'
+    elif head.startswith(b'PK\x03\x04'):
+        what = 'is a zip archive, not a TensorFlow checkpoint'
+    elif _is_text(head):
+        what = 'is a text file, not a TensorFlow checkpoint'
+    else:
+        what = f'is not a TensorFlow checkpoint ({path}.index does not exist)'
+    return f'{path} {what}; {_CHECKPOINT_WANTED}'
+
+
+def _head(path: str, size: int = 512) -> bytes:
+    try:
+        with gfile.GFile(path, 'rb') as f:
+            return f.read(size)
+    except (tf.errors.OpError, OSError):
+        return b'?'  # unreadable: named as a file that is not a checkpoint
+
+
+def _is_text(head: bytes) -> bool:
+    if b'\0' in head:
+        return False
+    try:
+        codecs.getincrementaldecoder('utf-8')().decode(head)  # a cut last character is fine
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # -- reading -------------------------------------------------------------------
@@ -383,6 +508,17 @@ class Comparison:
                 in zip(self.name, self.key, self.shape, self.dtype, self.status)]
 
 
+def _without_bookkeeping(keys: list[str], names: list[str],
+                         graph_shapes: Mapping) -> tuple[list[str], list[str]]:
+    """``keys`` and their graph ``names`` less the bookkeeping keys of a
+    ``tf.train.Checkpoint``, unless the graph has a variable of that name."""
+    if BOOKKEEPING_KEYS.isdisjoint(keys):
+        return keys, names
+    kept = [(key, name) for key, name in zip(keys, names)
+            if key not in BOOKKEEPING_KEYS or name in graph_shapes]
+    return [key for key, _ in kept], [name for _, name in kept]
+
+
 def compare(index: CheckpointIndex, graph: GraphIndex,
             mapping: dict | None = None) -> Comparison:
     """Every checkpoint key against the graph (after ``mapping``, see
@@ -396,6 +532,7 @@ def compare(index: CheckpointIndex, graph: GraphIndex,
     names = keys
     if mapping or any(k.endswith(OBJECT_VALUE_SUFFIX) for k in keys):
         names = [map_name(graph_name(k), mapping or {}) for k in keys]
+        keys, names = _without_bookkeeping(keys, names, graph.shapes)
     shapes, dtypes = index.shapes, index.dtypes
     graph_shapes, graph_dtypes = graph.shapes, graph.dtypes
     status = [MISSING_IN_GRAPH if name not in graph_shapes
@@ -430,12 +567,14 @@ def compare(index: CheckpointIndex, graph: GraphIndex,
 
 
 def _human(nbytes: int) -> str:
-    size = float(nbytes)
-    for unit in ('bytes', 'KB', 'MB', 'GB'):
-        if size < 1000 or unit == 'GB':
-            return f'{int(size)} bytes' if unit == 'bytes' else f'{size:.1f} {unit}'
+    if nbytes < 1000:
+        return f'{nbytes} bytes'
+    size = nbytes / 1000
+    for unit in ('KB', 'MB'):
+        if size < 1000:
+            return f'{size:.1f} {unit}'
         size /= 1000
-    raise AssertionError('unreachable')
+    return f'{size:.1f} GB'
 
 
 @dataclass
@@ -487,11 +626,13 @@ def list_checkpoints(directory: str) -> list[CheckpointInfo]:
     """The checkpoints in ``directory``: the state file's and any other
     ``*.index`` there (the state file may have forgotten them), oldest first.
     A damaged index shows ``variables=None``; a forgotten-file entry size 0."""
-    directory = str(directory).rstrip('/') or '/'
+    directory = expand_user(directory).rstrip('/') or '/'
     if not gfile.isdir(directory):
-        raise CheckpointError(f'no checkpoint directory {directory!r}')
+        raise CheckpointError(
+            f'no checkpoint directory {directory!r}: {_does_not_exist(directory)}')
     state = _state(directory)
     latest = normalize_prefix(state.model_checkpoint_path) if state is not None else None
+    timestamps = _state_timestamps(state)
     prefixes = set(_prefixes_in(directory))
     if state is not None:
         prefixes.update(normalize_prefix(p) for p in state.all_model_checkpoint_paths)
@@ -501,8 +642,9 @@ def list_checkpoints(directory: str) -> list[CheckpointInfo]:
     for prefix in _oldest_first(present, state) + forgotten:
         saved_at, count = None, None
         if prefix in present:
-            saved_at = datetime.datetime.fromtimestamp(
-                gfile.stat(prefix + '.index').mtime_nsec / 1e9).replace(microsecond=0)
+            seconds = _saved_seconds(prefix, timestamps)
+            if seconds is not None:
+                saved_at = datetime.datetime.fromtimestamp(seconds).replace(microsecond=0)
             try:
                 count = len(read_index(prefix))
             except CheckpointError:
@@ -510,7 +652,7 @@ def list_checkpoints(directory: str) -> list[CheckpointInfo]:
         step = _STEP.search(prefix)
         infos.append(CheckpointInfo(
             prefix=prefix, step=int(step.group(1)) if step else None, saved_at=saved_at,
-            size_bytes=_size(prefix) if saved_at else 0, variables=count,
+            size_bytes=_size(prefix) if prefix in present else 0, variables=count,
             latest=prefix == latest))
     return infos
 
@@ -528,6 +670,68 @@ def quiet_tf_logging():
         yield
     finally:
         logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) for a short step that must not stop half way,
+    and deliver it to the previous handler once the step is done. Only the
+    main thread can set signal handlers, and only it gets KeyboardInterrupt."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield  # None: a handler set outside Python, which could not be put back
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        signal.raise_signal(signal.SIGINT)
+
+
+def _temporary_prefix(target: str) -> str:
+    """Where a save of ``target`` is written before it is committed: a hidden
+    directory beside it, which no ``*.index`` glob of the directory sees."""
+    directory, name = _dirname(target), _basename(target)
+    return join(join(directory, f'.{name}{_TEMP_MARK}{uuid.uuid4().hex}'), name)
+
+
+def _commit(written: str, target: str) -> None:
+    """Move the checkpoint at ``written`` to ``target`` by rename. The
+    ``.index`` file is what marks a checkpoint as there, so the old one's goes
+    first and the new one's last: at no moment does ``target.index`` sit
+    beside data files of another save."""
+    new = {path[len(written):]: path for path in checkpoint_files(written)}
+    if _exists(target):
+        gfile.remove(target + '.index')
+    for path in checkpoint_files(target):  # the rest of an earlier save
+        if path[len(target):] not in new:
+            gfile.remove(path)
+    for suffix, path in new.items():
+        if suffix != '.index':
+            gfile.rename(path, target + suffix, overwrite=True)
+    gfile.rename(new['.index'], target + '.index', overwrite=True)
+
+
+def _remove_directory(directory: str) -> None:
+    try:
+        if gfile.exists(directory):
+            gfile.rmtree(directory)
+    except (tf.errors.OpError, OSError):
+        pass  # a leftover hidden directory is harmless; the save's own error matters
+
+
+def _interrupted_save(target: str, committed: bool) -> str:
+    """What an interrupted save of ``target`` left on disk, in one line."""
+    if committed:
+        return f'save interrupted once it was complete: {target} is saved and is the latest'
+    try:
+        latest = latest_in(_dirname(target))
+    except CheckpointError:
+        return 'save interrupted: nothing was written'
+    return f'save interrupted: nothing was written; {latest} is still the latest'
 
 
 class Checkpointer:
@@ -562,7 +766,14 @@ class Checkpointer:
              keep: int = 5) -> SaveResult:
         """Write the variables (those whose name matches ``pattern``) to
         ``prefix[-step]``, record it in the directory's state file as the
-        latest, and keep the newest ``keep`` checkpoints of ``prefix`` (0: all)."""
+        latest, and keep the newest ``keep`` checkpoints of ``prefix`` (0: all).
+
+        The files are written in a hidden directory beside the target and
+        moved into place by rename, as TensorFlow writes its state file: a
+        save that is interrupted (:class:`SaveInterrupted`) or fails leaves
+        the earlier checkpoints as they were, and a killed one never leaves a
+        checkpoint that looks complete. Ctrl-C waits for the short rename
+        step, which it would otherwise cut in two."""
         ws = self.workspace
         base = normalize_prefix(prefix)
         target = base if step is None else f'{base}-{step}'
@@ -577,15 +788,24 @@ class Checkpointer:
                 f'cannot save {", ".join(missing)}: not initialized in this session')
         replaced = self._check_overwrite(target, variables)
         directory = _dirname(target)
+        written = _temporary_prefix(target)
+        committed = False
         try:
-            gfile.makedirs(directory)
+            gfile.makedirs(_dirname(written))
             saver = self._saver(variables)
             with ws.graph.as_default(), quiet_tf_logging():  # else Saver goes eager
-                saver.save(ws.session, target, write_state=False)
+                saver.save(ws.session, written, write_state=False)
+            with _interrupts_deferred():
+                _commit(written, target)
+                deleted = self._update_state(directory, base, target, keep)
+                committed = True
         except (tf.errors.OpError, OSError, ValueError) as err:
             raise CheckpointError(
                 f'cannot write checkpoint {target}: {_first_line(err)}') from None
-        deleted = self._update_state(directory, base, target, keep)
+        except KeyboardInterrupt:
+            raise SaveInterrupted(_interrupted_save(target, committed)) from None
+        finally:
+            _remove_directory(_dirname(written))
         return SaveResult(target, len(variables), _size(target), replaced, deleted)
 
     def _check_overwrite(self, target: str, variables) -> bool:
@@ -616,11 +836,16 @@ class Checkpointer:
                 if family.match(p) and p != target]
         ours = _oldest_first(ours, state)
         deleted = ours[:max(0, len(ours) - (keep - 1))] if keep > 0 else []
-        kept = [p for p in listed if p not in deleted] + [target]
+        kept = [p for p in listed if p not in deleted]
+        # Timestamps too: where the file system keeps no modification time
+        # (ram://), they are how %ckpts knows when each one was saved.
+        timestamps = _state_timestamps(state)
+        times = [_saved_seconds(p, timestamps) or 0.0 for p in kept] + [time.time()]
         with quiet_tf_logging():  # a deprecation notice pointing at CheckpointManager
             tf.compat.v1.train.update_checkpoint_state(
                 directory, _state_path(target, directory),
-                all_model_checkpoint_paths=[_state_path(p, directory) for p in kept])
+                all_model_checkpoint_paths=[_state_path(p, directory) for p in kept + [target]],
+                all_model_checkpoint_timestamps=times)
         # Only once the state file names the new checkpoint: a crash before
         # this point leaves every checkpoint the state file names in place.
         for prefix in deleted:

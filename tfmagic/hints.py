@@ -1,27 +1,55 @@
 """Short, actionable explanations of the errors people hit with TF variables.
 
-Each function returns two or three lines of text, or ``None`` when it has
-nothing useful to add. They only read the tracker; printing is the caller's.
+Each function returns two to four lines of text, or ``None`` when it has
+nothing useful to add. They only read the tracker and the graph, never run
+anything in a session; showing the text is the caller's.
+
+Every pattern below is TensorFlow 2's (and Keras 3's) own wording, as raised
+in a graph cell.
 """
 
 from __future__ import annotations
 
+import collections
 import difflib
 import re
+import shlex
+from types import TracebackType
 
 import tensorflow as tf
 
 from .tracking import CREATED_BY_VARIABLE, CellReport, VariableRecord, VariableTracker
+from .workspace import raised_in_managed_session
 
 PREFIX = 'tfmagic: '
 AUTO_REUSE = 'reuse=tf.compat.v1.AUTO_REUSE'
+INIT_ALL = 'sess.run(tf.compat.v1.global_variables_initializer())'
+DEFAULT_SESSION = 'sess = tf.compat.v1.get_default_session()'
+#: How to run TF2 (eager) code while cells run in the managed graph.
+LEAVE_GRAPH_MODE = 'to run TF2 (eager) code, leave tfmagic: %unload_ext tfmagic'
 
-_ALREADY_EXISTS = re.compile(r'Variable (\S+) already exists, disallowed')
+_ALREADY_EXISTS = re.compile(
+    r'^(?:Variable (\S+) already exists, disallowed'
+    r'|Partitioned variable with name (\S+) already exists\.)')
 _DOES_NOT_EXIST = re.compile(
     r'Variable (\S+) does not exist, or was not created with tf\.get_variable\(\)')
+_MISMATCH = re.compile(
+    r'^Trying to (?:share|reuse partitioned) variable (\S+), '
+    r'but specified (shape|dtype) (.+) and found \2 (.+)\.$')
 # Reference variables say the first, resource variables (the default) the second.
 _UNINITIALIZED = re.compile(
     r'(?:uninitialized value (\S+)|Could not find variable (\S+?)\. )')
+# A Python name still bound to an object of a graph that %tfreset or
+# %reload_ext replaced: run in the new session, combined with new tensors,
+# evaluated with the new default session.
+_OTHER_GRAPH = re.compile(
+    r"^The Session graph is empty\.|must be from the same graph as "
+    r"|is not an element of this graph\.|graph is different from the session's graph\.")
+_CLOSED_SESSION = 'Attempted to use a closed Session.'
+_DATASET_ITERATION = re.compile(
+    r'^`tf\.data\.Dataset` only supports Python-style iteration in eager mode'
+    r'|^`tf\.data\.Dataset\.as_numpy_iterator\(\)` is only supported in eager mode')
+_VARIABLE_NUMPY = 'numpy() is only available when eager execution is enabled.'
 _NESTED_RESET = 'Do not use tf.reset_default_graph() to clear nested graphs'
 
 _MAX_NAMES = 3
@@ -42,23 +70,43 @@ def _names(names: list[str]) -> str:
     return shown + (f' (and {more} more)' if more > 0 else '')
 
 
+def _python_name(name: str) -> str:
+    """What the user's Python name for the variable ``name`` probably is."""
+    base = name.rpartition('/')[2]
+    return base if base.isidentifier() else 'var'
+
+
 def explain_error(error: BaseException | None, tracker: VariableTracker,
                   cell: str | None = None) -> str | None:
     """A hint for ``error`` raised by a cell whose text is ``cell``, or ``None``."""
     if error is None:
         return None
     message = str(error)
-    if isinstance(error, ValueError):
-        match = _ALREADY_EXISTS.search(message)
-        if match:
-            return _already_exists(match.group(1), tracker)
-        match = _DOES_NOT_EXIST.search(message)
-        if match:
-            return _does_not_exist(match.group(1), tracker)
     if isinstance(error, tf.errors.FailedPreconditionError):
         match = _UNINITIALIZED.search(message)
         if match:
-            return _uninitialized((match.group(1) or match.group(2)).split(':')[0], tracker)
+            name = (match.group(1) or match.group(2)).split(':')[0]
+            return _uninitialized(name, error, tracker)
+        return None
+    if isinstance(error, ValueError):
+        hint = _sharing(message, tracker, cell)
+        if hint:
+            return hint
+    if isinstance(error, (ValueError, RuntimeError)) and _OTHER_GRAPH.search(message):
+        return _lines(
+            "this cell uses a tensor or variable of another graph than tfmagic's current one: "
+            'Python names bound before %tfreset or %reload_ext still point into the graph '
+            'they discarded.',
+            'Re-run the cells that build them, so that they are made in the current graph.')
+    if isinstance(error, RuntimeError) and message == _CLOSED_SESSION:
+        return _lines(
+            "this session is closed: %tfreset and %reload_ext close tfmagic's session "
+            '(so does leaving a `with ... as sess:` block).',
+            f'Take the current one with {DEFAULT_SESSION}, and re-run the cells that build '
+            'what you run in it.')
+    hint = _graph_mode(error, message)
+    if hint:
+        return hint
     if isinstance(error, AssertionError) and _NESTED_RESET in message:
         return _lines(
             'reset_default_graph() cannot clear the managed graph from here: inside a `with` '
@@ -67,12 +115,33 @@ def explain_error(error: BaseException | None, tracker: VariableTracker,
     return None
 
 
-def _records(tracker: VariableTracker) -> dict[str, VariableRecord]:
-    return {info.record.name: info.record for info in tracker.describe()}
+def _record(tracker: VariableTracker, name: str) -> VariableRecord | None:
+    return tracker.find(name) or next(
+        (record for record in tracker.records() if record.name == name), None)
+
+
+# -- sharing: get_variable --------------------------------------------------------
+
+def _sharing(message: str, tracker: VariableTracker, cell: str | None) -> str | None:
+    match = _ALREADY_EXISTS.search(message)
+    if match:
+        name = match.group(1) or match.group(2)
+        scope = _name_scope_of(cell)
+        if scope is not None and not name.startswith(scope + '/'):
+            return _ignored_name_scope(name, scope, tracker)
+        return _already_exists(name, tracker)
+    match = _MISMATCH.search(message)
+    if match:
+        name, what, asked, found = match.groups()
+        return _mismatch(name, what, asked, found, tracker)
+    match = _DOES_NOT_EXIST.search(message)
+    if match:
+        return _does_not_exist(match.group(1), tracker)
+    return None
 
 
 def _already_exists(name: str, tracker: VariableTracker) -> str:
-    record = _records(tracker).get(name)
+    record = _record(tracker, name)
     scope = name.rpartition('/')[0]
     where = _where(record) if record else 'it is in the graph'
     if scope:
@@ -87,23 +156,43 @@ def _already_exists(name: str, tracker: VariableTracker) -> str:
         'To start over with a fresh graph instead, run %tfreset.')
 
 
-def _uninitialized(name: str, tracker: VariableTracker) -> str:
-    var = tracker.variable(name)
-    if var is not None and tracker.workspace.initialized([var])[0]:
-        return _lines(
-            f"{name} has a value in tfmagic's session, but this cell ran it in another session, "
-            'where every variable starts without one.',
-            'Use sess = tf.compat.v1.get_default_session() instead of a new Session, or run '
-            'tf.compat.v1.global_variables_initializer() in yours.')
+def _name_scope_of(cell: str | None) -> str | None:
+    """SCOPE, when ``cell`` is a ``%%tfscope SCOPE --name-scope`` cell."""
+    line = (cell or '').lstrip().partition('\n')[0]
+    if not line.startswith('%%tfscope'):
+        return None
+    try:
+        words = shlex.split(line)[1:]
+    except ValueError:
+        return None
+    # argparse takes any unambiguous prefix of an option, as in --name.
+    if not any(len(word) > 3 and '--name-scope'.startswith(word) for word in words):
+        return None
+    scopes = [word for word in words if not word.startswith('-')]
+    return scopes[0].rstrip('/') if scopes else None
+
+
+def _ignored_name_scope(name: str, scope: str, tracker: VariableTracker) -> str:
+    record = _record(tracker, name)
+    where = f' ({_where(record)})' if record else ''
     return _lines(
-        f'{name} has no value in this session yet: tfmagic initializes new variables '
-        'after the cell that creates them (unless %config TFMagic.auto_init = False).',
-        'Use it from the next cell, or initialize it first: '
-        'sess.run(tf.compat.v1.global_variables_initializer()).')
+        f'{name} already exists{where}: get_variable ignores name scopes, so in a '
+        f'%%tfscope {scope} --name-scope cell it names the variable {name}, not {scope}/{name}.',
+        f'Run the cell with %%tfscope {scope} (a variable scope) to make {scope}/{name}; '
+        'to start over with a fresh graph, run %tfreset.')
+
+
+def _mismatch(name: str, what: str, asked: str, found: str, tracker: VariableTracker) -> str:
+    record = _record(tracker, name)
+    where = f' ({_where(record)})' if record else ''
+    return _lines(
+        f'{name} exists with {what} {found}{where}, but this call asks for {what} {asked}.',
+        f'To share it, ask for {what} {found}; for a different variable, give it a new name.',
+        'To start over with a fresh graph instead, run %tfreset.')
 
 
 def _does_not_exist(name: str, tracker: VariableTracker) -> str:
-    records = _records(tracker)
+    records = {record.name: record for record in tracker.records()}
     record = records.get(name)
     if record is not None and record.created_by == CREATED_BY_VARIABLE:
         return _lines(
@@ -116,6 +205,114 @@ def _does_not_exist(name: str, tracker: VariableTracker) -> str:
         lines.append(f'Similar names in the graph: {_names(similar)}.')
     return _lines(*lines)
 
+
+# -- uninitialized values -----------------------------------------------------------
+
+def _uninitialized(name: str, error: tf.errors.OpError, tracker: VariableTracker) -> str:
+    ws = tracker.workspace
+    if not raised_in_managed_session(error):
+        if error.op is not None and error.op.graph is not ws.graph:
+            return _lines(
+                f'{name} has no value in this session: a new Session starts with every '
+                'variable uninitialized.',
+                f'Initialize them in it first: {INIT_ALL}.')
+        return _lines(
+            f"this cell ran {name} in a session other than tfmagic's, where every variable "
+            'starts without a value.',
+            f'Use tfmagic\'s session ({DEFAULT_SESSION}) instead of a new Session, or run '
+            f'{INIT_ALL} in yours.')
+    var = _python_name(name)
+    if not ws.auto_init:
+        return _lines(
+            f'{name} has no value yet: with %config TFMagic.auto_init = False, tfmagic does not '
+            'initialize new variables.',
+            f'Initialize them first: {INIT_ALL}, or this one alone: {var}.initializer.run().',
+            'Or let tfmagic do it again: %config TFMagic.auto_init = True.')
+    record = _record(tracker, name)
+    variable = tracker.variable(name)
+    placeholders = _placeholders(variable.initializer) if variable is not None else []
+    if placeholders:
+        feed = ', '.join(f'{p}: ...' for p in placeholders[:_MAX_NAMES])
+        return _lines(
+            f"{name} has no value in tfmagic's session: its initial value reads "
+            f'{_names(placeholders)}, which auto-init cannot feed.',
+            f'Initialize it yourself: sess.run({var}.initializer, feed_dict={{{feed}}}).')
+    note = '' if record is None or record.created_in is None else (
+        f' (see the note under cell [{record.created_in}])')
+    return _lines(
+        f"{name} has no value in tfmagic's session, and auto-init did not give it one: its "
+        f'initializer failed{note}, it was made while auto_init was off, or the session was '
+        'closed since (leaving `with ... as sess:` closes it).',
+        f'Initialize it yourself: sess.run({var}.initializer); after a closed session, '
+        f'all of them: {INIT_ALL}.')
+
+
+def _placeholders(op: tf.Operation) -> list[str]:
+    """Names of the placeholders ``op`` reads, directly or through other ops."""
+    seen = {op}
+    queue = collections.deque([op])
+    found = []
+    while queue:
+        current = queue.popleft()
+        if current.type in ('Placeholder', 'PlaceholderV2'):
+            found.append(current.name)
+        for source in [t.op for t in current.inputs] + list(current.control_inputs):
+            if source not in seen:
+                seen.add(source)
+                queue.append(source)
+    return found
+
+
+# -- TF2 code in a graph cell -------------------------------------------------------
+
+def _graph_mode(error: BaseException, message: str) -> str | None:
+    """Eager-only calls: ``.numpy()``, iterating a dataset, Keras's fit/predict
+    (which iterate one, or convert results with ``.numpy()``)."""
+    numpy = _is_numpy_call(error, message)
+    dataset = isinstance(error, RuntimeError) and bool(_DATASET_ITERATION.search(message))
+    if (numpy or dataset or _is_symbolic_conversion(error, message)) and _raised_in_keras(error):
+        return _lines(
+            "Keras's fit, evaluate and predict need eager execution, but cells run in "
+            "tfmagic's graph (graph mode).",
+            'Call the model on tensors instead: y = model(x), then sess.run(y); '
+            f'or, {LEAVE_GRAPH_MODE}.')
+    if numpy:
+        return _lines(
+            "cells run in tfmagic's graph (graph mode), where a tensor or variable is symbolic: "
+            '.numpy() has no value to return.',
+            f'Evaluate it in the session: sess.run(x) or x.eval(); {LEAVE_GRAPH_MODE}.')
+    if dataset:
+        return _lines(
+            "cells run in tfmagic's graph (graph mode), where a tf.data.Dataset cannot be "
+            'iterated in Python.',
+            'Read it through an iterator: next_item = '
+            'tf.compat.v1.data.make_one_shot_iterator(ds).get_next(), then sess.run(next_item).',
+            f'Or, {LEAVE_GRAPH_MODE}.')
+    return None
+
+
+def _is_numpy_call(error: BaseException, message: str) -> bool:
+    if isinstance(error, NotImplementedError):
+        return message == _VARIABLE_NUMPY  # a resource variable's
+    return (isinstance(error, AttributeError) and error.name == 'numpy'
+            and isinstance(error.obj, (tf.Tensor, tf.Variable)))
+
+
+def _is_symbolic_conversion(error: BaseException, message: str) -> bool:
+    """``int(tensor)`` and the like on a graph tensor (Keras's fit does it)."""
+    return isinstance(error, TypeError) and "not 'SymbolicTensor'" in message
+
+
+def _raised_in_keras(error: BaseException) -> bool:
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get('__name__', '').partition('.')[0] == 'keras':
+            return True
+        tb = tb.tb_next
+    return False
+
+
+# -- notes after a cell ---------------------------------------------------------------
 
 def not_initialized(var, error) -> str:
     """Auto-init could not run ``var``'s initializer (it reads a placeholder,
@@ -142,3 +339,12 @@ def duplicates_note(report: CellReport) -> str | None:
 RESET_NOTE = _lines(
     'tf.compat.v1.reset_default_graph() started a fresh managed graph and session, '
     'as %tfreset does.')
+
+
+def unloaded(count: int) -> str:
+    """Said by ``%unload_ext`` and ``%reload_ext``."""
+    variables = 'variable' if count == 1 else 'variables'
+    return (f'{PREFIX}unloaded; the managed graph and its {count} {variables} are gone '
+            '(%load_ext or %reload_ext starts a new graph: re-run the cells that build it).')
+
+PANEL_NEEDS_JUPYTER = f'{PREFIX}%tfpanel needs Jupyter (a kernel with widgets); here is %vars.'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import shlex
 
@@ -10,11 +11,12 @@ import tensorflow as tf
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Int, Unicode, observe, validate
+from traitlets import Bool, Int, Unicode, observe
 
-from . import checkpoints, tables
+from . import checkpoints, hints, tables
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer
+from .hints import PREFIX
 from .panel import VariableBrowser
 from .workspace import WorkspaceError
 
@@ -33,6 +35,20 @@ def check_scope_name(name: str, what: str = 'scope') -> str:
     if not name or not all(_SCOPE_PART.match(part) for part in name.split('/')):
         raise UsageError(f'invalid {what} name {name!r}: {SCOPE_RULE}')
     return name
+
+
+@contextlib.contextmanager
+def scope_context(scope: str, *, name_scope_only: bool = False, reuse=None):
+    """Enter ``scope`` as a name scope (``name_scope_only``) or a variable
+    scope, by name, at the root: ``'enc/'`` re-enters the name scope
+    ``enc`` that an earlier cell opened, where ``'enc'`` would open
+    ``enc_1``, as re-entering a captured ``VariableScope`` does."""
+    with contextlib.ExitStack() as stack:
+        if not name_scope_only:
+            stack.enter_context(tf.compat.v1.variable_scope(
+                scope, reuse=reuse, auxiliary_name_scope=False))
+        stack.enter_context(tf.name_scope(scope + '/'))
+        yield
 
 
 def parse(magic, line: str):
@@ -75,7 +91,7 @@ class TFMagic(Magics):
         'and %ckpts\' default. Any tf.io.gfile path: local, ram://, gs://, s3://.')
     ).tag(config=True)
 
-    max_to_keep = Int(5, help=(
+    max_to_keep = Int(5, min=0, help=(
         'How many checkpoints of one prefix %saveckpt keeps (0 keeps all).')).tag(config=True)
 
     def __init__(self, shell, hooks: CellHooks, checkpointer: Checkpointer):
@@ -87,12 +103,6 @@ class TFMagic(Magics):
         self.checkpointer = checkpointer
         super().__init__(shell=shell)
         self.workspace.auto_init = self.auto_init
-
-    @validate('max_to_keep')
-    def _valid_max_to_keep(self, proposal):
-        if proposal['value'] < 0:
-            raise ValueError('TFMagic.max_to_keep must be 0 (keep all) or more')
-        return proposal['value']
 
     @observe('auto_init')
     def _auto_init_changed(self, change) -> None:
@@ -109,7 +119,10 @@ class TFMagic(Magics):
     def tfscope(self, line, cell):
         """Run the cell inside a TensorFlow variable scope (or name scope).
 
-        The cell's last expression is displayed as in a plain cell. Examples::
+        A later cell naming the same SCOPE re-enters it: its variables and ops
+        get the same prefix (TensorFlow's usual `_1` goes on a name that is
+        taken, never on the scope). A trailing '/' is accepted. The cell's
+        last expression is displayed as in a plain cell. Examples::
 
             %%tfscope layer1
             w = tf.compat.v1.get_variable('w', [3, 3])     # layer1/w
@@ -118,14 +131,11 @@ class TFMagic(Magics):
             w_again = tf.compat.v1.get_variable('w')       # the same layer1/w
         """
         args = parse(self.tfscope, line)
-        scope = check_scope_name(args.scope)
+        scope = check_scope_name(args.scope.removesuffix('/'))
         if args.name_scope and args.reuse:
             raise UsageError('--reuse applies to variable scopes; drop it or drop --name-scope')
-        if args.name_scope:
-            context = tf.name_scope(scope)
-        else:
-            context = tf.compat.v1.variable_scope(scope, reuse=_REUSE_MODES.get(args.reuse))
-        with context:
+        with scope_context(scope, name_scope_only=args.name_scope,
+                           reuse=_REUSE_MODES.get(args.reuse)):
             return run_cell_body(self.shell, cell)
 
     @magic_arguments()
@@ -134,24 +144,29 @@ class TFMagic(Magics):
     @argument('--trainable', action='store_true', help='only trainable variables')
     @argument('--stats', action='store_true',
               help='add size, nbytes, min, max, mean and std of each value')
+    @argument('--shards', action='store_true',
+              help="list a partitioned variable's parts instead of its one row")
     @line_magic
     def vars(self, line):
         """List the managed graph's variables as a DataFrame, sorted by name.
 
         Columns: name, scope, shape, dtype, trainable, created_by, created_in,
-        reuses, reused_in, reuse_status, initialized (and the statistics with
-        --stats). Examples::
+        reuses, reused_in, reuse_status, initialized, partitions, slot_of,
+        device (and the statistics with --stats). A partitioned variable is
+        one row with its full shape (--shards lists its parts); an optimizer
+        slot names its variable in slot_of. Examples::
 
             %vars
             %vars 'layer1/*' --stats
             %vars --scope layer1 --trainable
+            %vars 'emb*' --shards
         """
         args = parse(self.vars, line)
         scope = args.scope
         if scope is not None:
             scope = check_scope_name(scope.rstrip('/'), '--scope')
         return tables.list_variables(self.tracker, args.pattern, scope,
-                                     args.trainable, args.stats)
+                                     args.trainable, args.stats, args.shards)
 
     @magic_arguments()
     @line_magic
@@ -167,7 +182,7 @@ class TFMagic(Magics):
             self.workspace.reset()
         except WorkspaceError as err:
             raise UsageError(f'%tfreset: {err}') from None
-        print(f'tfmagic: new graph and session; {count} variable'
+        print(f'{PREFIX}new graph and session; {count} variable'
               f"{'' if count == 1 else 's'} dropped.")
 
     @magic_arguments()
@@ -177,6 +192,9 @@ class TFMagic(Magics):
         details with statistics and a histogram, and the checkpoints with
         Save and Restore. It refreshes itself after every cell."""
         parse(self.tfpanel, line)
+        if getattr(self.shell, 'kernel', None) is None:  # terminal IPython: no widgets
+            print(hints.PANEL_NEEDS_JUPYTER)
+            return tables.list_variables(self.tracker)
         return VariableBrowser(self.tracker, self.checkpointer, self, self.hooks)
 
     # -- checkpoints -------------------------------------------------------------
@@ -233,6 +251,8 @@ class TFMagic(Magics):
             %restoreckpt old_run/ --map encoder=enc --allow-missing
         """
         args = parse(self.restoreckpt, line)
+        if args.path is None and args.mapping and '=' not in args.mapping[-1]:
+            args.path = args.mapping.pop()  # --map a=b PREFIX: the prefix, not a pair
         try:
             mapping = checkpoints.parse_mapping(args.mapping)
         except ValueError as err:

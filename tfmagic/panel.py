@@ -7,6 +7,10 @@ size costs one widget and only expanded scopes are rendered. The tree model
 is updated from the tracker's change log after each cell: the work is
 proportional to what the cell changed, not to the size of the graph.
 
+A row is a logical variable: a partitioned variable is one row (``×3
+parts``), and an optimizer's slots are rows under the variable they belong
+to, not a scope of their own.
+
 Every name, value and message reaches the page through ``html.escape`` or as
 option text, which the browser shows as text.
 """
@@ -15,12 +19,15 @@ from __future__ import annotations
 
 import fnmatch
 import html
+from typing import Callable, ClassVar, Iterator
+
 import ipywidgets as widgets
 import numpy as np
 
 from . import checkpoints, tables
 from .checkpoints import CheckpointError, Checkpointer
-from .tracking import NOT_REUSABLE, REUSED, VariableRecord, VariableTracker
+from .tracking import (NOT_REUSABLE, REUSED, ROLE_OPTIMIZER, ROLE_SLOT, ROLE_VARIABLE,
+                       VariableInfo, VariableRecord, VariableTracker, slice_info)
 
 #: Full width minus the 2px margins ipywidgets puts on each side of a widget,
 #: so that wide rows do not overflow the panel.
@@ -30,7 +37,13 @@ MAX_FILTERED_ROWS = 2000
 HISTOGRAM_BINS = 24
 FIRST_VALUES = 10
 
-_MARKS = {REUSED: '↻', NOT_REUSABLE: '⊘'}
+OPTIMIZER_MARK = '◇'
+_REUSE_MARKS = {REUSED: '↻', NOT_REUSABLE: '⊘'}
+_ORIGIN_OF_ROLE = {ROLE_SLOT: 'optimizer slot', ROLE_OPTIMIZER: 'optimizer state'}
+LEGEND = ('↻ reused · ⊘ tf.Variable, not reusable · '
+          f'{OPTIMIZER_MARK} optimizer state (slots under their variable) · '
+          '×N parts: one partitioned variable')
+NO_SELECTION = '<i>Select a variable to see its details.</i>'
 
 CSS = """
 <style>
@@ -42,120 +55,192 @@ CSS = """
 </style>
 """
 
+Row = tuple[str, str]  # (label, key): what the tree's Select shows and reports
+
+
+def _is_slot(record: VariableRecord) -> bool:
+    return record.role == ROLE_SLOT and bool(record.slot_of)
+
+
+def _slot_name(record: VariableRecord) -> str:
+    """``'Adam'`` for the slot ``enc/W/Adam`` of ``enc/W``, and for
+    ``enc/enc/W/Adam``: an optimizer made in a variable scope puts its
+    slots' names in that scope too."""
+    return ('/' + record.name).rpartition(f'/{record.slot_of}/')[2]
+
 
 class _Scope:
-    __slots__ = ('path', 'scopes', 'variables', 'count', '_order')
+    __slots__ = ('path', 'depth', 'scopes', 'variables', 'slots', 'count', '_order')
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, depth: int):
         self.path = path
+        self.depth = depth
         self.scopes: dict[str, _Scope] = {}
         self.variables: dict[str, VariableRecord] = {}
-        self.count = 0          # variables in this scope and below
+        # variable leaf -> slot name -> the slot's record
+        self.slots: dict[str, dict[str, VariableRecord]] = {}
+        self.count = 0          # variables (slots included) in this scope and below
         self._order = None      # sorted child keys, rebuilt after a change
 
     def order(self) -> tuple[list[str], list[str]]:
+        """Sorted names of the sub-scopes, and of the variables (with the
+        variable leaf of any slots whose variable is not here)."""
         if self._order is None:
-            self._order = (sorted(self.scopes), sorted(self.variables))
+            self._order = (sorted(self.scopes), sorted(self.variables.keys() | self.slots.keys()))
         return self._order
+
+    def slots_of(self, leaf: str) -> list[tuple[str, VariableRecord]]:
+        return sorted(self.slots.get(leaf, {}).items())
 
 
 class ScopeTree:
-    """Variable records grouped by scope, updated one record at a time."""
+    """Variable records grouped by scope, an optimizer's slots with their
+    variable; updated one record at a time."""
 
     def __init__(self):
-        self.root = _Scope('')
+        self.root = _Scope('', 0)
+        self.optimizer_count = 0  # slots and other optimizer state
+        self._scope_count = 0
 
     def __len__(self) -> int:
         return self.root.count
 
+    def scope_count(self) -> int:
+        return self._scope_count
+
     def put(self, record: VariableRecord) -> None:
         """Add the record, or replace the one of the same name."""
-        *scopes, leaf = record.name.split('/')
-        path, nodes = [], [self.root]
-        for part in scopes:
-            path.append(part)
-            node = nodes[-1].scopes.get(part)
-            if node is None:
-                node = nodes[-1].scopes[part] = _Scope('/'.join(path))
-                nodes[-1]._order = None
-            nodes.append(node)
-        parent = nodes[-1]
-        if leaf not in parent.variables:
-            parent._order = None
+        if _is_slot(record):
+            nodes, owner = self._path_to(record.slot_of)
+            entries, key = nodes[-1].slots.setdefault(owner, {}), _slot_name(record)
+        else:
+            nodes, key = self._path_to(record.name)
+            entries = nodes[-1].variables
+        if key not in entries:
+            nodes[-1]._order = None
             for node in nodes:
                 node.count += 1
-        parent.variables[leaf] = record
+            if record.role != ROLE_VARIABLE:
+                self.optimizer_count += 1
+        entries[key] = record
 
-    def scope_count(self) -> int:
-        stack, count = [self.root], 0
-        while stack:
-            node = stack.pop()
-            count += len(node.scopes)
-            stack.extend(node.scopes.values())
-        return count
+    def _path_to(self, name: str) -> tuple[list[_Scope], str]:
+        """The scopes from the root down to ``name``'s (made as needed), and its leaf."""
+        *scopes, leaf = name.split('/')
+        nodes = [self.root]
+        for part in scopes:
+            parent = nodes[-1]
+            node = parent.scopes.get(part)
+            if node is None:
+                path = f'{parent.path}/{part}' if parent.path else part
+                node = parent.scopes[part] = _Scope(path, parent.depth + 1)
+                parent._order = None
+                self._scope_count += 1
+            nodes.append(node)
+        return nodes, leaf
 
-    def rows(self, expanded: set[str]) -> list[tuple[str, str]]:
+    def rows(self, expanded: set[str]) -> list[Row]:
         """``(label, key)`` of every visible row: scopes, and the variables of
-        the root and of expanded scopes."""
-        rows: list[tuple[str, str]] = []
-        self._walk(self.root, expanded, 0, rows)
+        the root and of expanded scopes, each followed by its slots."""
+        rows: list[Row] = []
+        self._walk(self.root, expanded, rows)
         return rows
 
-    def _walk(self, node: _Scope, expanded: set[str], depth: int, rows: list) -> None:
-        scope_names, variable_names = node.order()
-        indent = '  ' * depth
+    def _walk(self, node: _Scope, expanded: set[str], rows: list[Row]) -> None:
+        scope_names, leaves = node.order()
+        indent = '  ' * node.depth
         for name in scope_names:
             child = node.scopes[name]
             opened = child.path in expanded
             rows.append((f"{indent}{'▾' if opened else '▸'} {name}/  ({child.count})",
                          'scope:' + child.path))
             if opened:
-                self._walk(child, expanded, depth + 1, rows)
-        for name in variable_names:
-            rows.append((indent + variable_label(node.variables[name], name),
-                         'var:' + node.variables[name].name))
+                self._walk(child, expanded, rows)
+        for leaf in leaves:
+            rows.extend(_family_rows(indent, leaf, node.variables.get(leaf), node.slots_of(leaf)))
 
-    def matching(self, text: str, limit: int = MAX_FILTERED_ROWS) -> list[tuple[str, str]]:
+    def matching(self, text: str, limit: int = MAX_FILTERED_ROWS) -> list[Row]:
         """Rows of the variables whose full name matches ``text`` (a glob if
-        it has ``*?[``, else a case-insensitive substring), under their scopes."""
-        if any(c in text for c in '*?['):
-            def match(name): return fnmatch.fnmatchcase(name, text)
-        else:
-            needle = text.lower()
-            def match(name): return needle in name.lower()
-        rows, shown_scopes, total = [], set(), 0
-        for record in self._records(self.root):
-            if not match(record.name):
+        it has ``*?[``, else a case-insensitive substring), under their
+        scopes; a matching slot under its variable."""
+        match = _matcher(text)
+        rows: list[Row] = []
+        shown_scopes: set[str] = set()
+        shown = total = 0
+        for node, leaf in self._families(self.root):
+            record = node.variables.get(leaf)
+            own = record is not None and match(record.name)
+            slots = [(name, slot) for name, slot in node.slots_of(leaf) if match(slot.name)]
+            found = own + len(slots)
+            total += found
+            if not found or shown >= limit:
                 continue
-            total += 1
-            if total > limit:
-                continue
-            parts = record.name.split('/')
-            for depth in range(len(parts) - 1):
-                path = '/'.join(parts[:depth + 1])
-                if path not in shown_scopes:
-                    shown_scopes.add(path)
-                    rows.append((f"{'  ' * depth}▾ {parts[depth]}/", 'scope:' + path))
-            rows.append(('  ' * (len(parts) - 1) + variable_label(record, parts[-1]),
-                         'var:' + record.name))
-        if total > limit:
-            rows.append((f'… and {total - limit} more matches: narrow the filter', 'more:'))
+            shown += found
+            rows.extend(_scope_rows(node.path, shown_scopes))
+            rows.extend(_family_rows('  ' * node.depth, leaf, record, slots))
+        if total > shown:
+            rows.append((f'… and {total - shown} more matches: narrow the filter', 'more:'))
         return rows
 
-    def _records(self, node: _Scope):
-        scope_names, variable_names = node.order()
-        for name in variable_names:
-            yield node.variables[name]
+    def _families(self, node: _Scope) -> Iterator[tuple[_Scope, str]]:
+        """Every variable leaf (with its slots), scope by scope, depth first."""
+        scope_names, leaves = node.order()
+        for leaf in leaves:
+            yield node, leaf
         for name in scope_names:
-            yield from self._records(node.scopes[name])
+            yield from self._families(node.scopes[name])
+
+
+def _matcher(text: str) -> Callable[[str], bool]:
+    if any(c in text for c in '*?['):
+        return lambda name: fnmatch.fnmatchcase(name, text)
+    needle = text.lower()
+    return lambda name: needle in name.lower()
+
+
+def _scope_rows(path: str, shown: set[str]) -> Iterator[Row]:
+    """Opened rows for ``path`` and the scopes above it not yet in ``shown``."""
+    if not path:
+        return
+    parts = path.split('/')
+    for depth in range(len(parts)):
+        prefix = '/'.join(parts[:depth + 1])
+        if prefix not in shown:
+            shown.add(prefix)
+            yield f"{'  ' * depth}▾ {parts[depth]}/", 'scope:' + prefix
+
+
+def _family_rows(indent: str, leaf: str, record: VariableRecord | None,
+                 slots: list[tuple[str, VariableRecord]]) -> list[Row]:
+    """A variable's row followed by its slots' rows, indented under it."""
+    rows = []
+    if record is not None:
+        rows.append((indent + variable_label(record, leaf), 'var:' + record.name))
+    for name, slot in slots:
+        if record is not None:
+            rows.append((indent + '  ' + variable_label(slot, name), 'var:' + slot.name))
+        else:  # its variable is not listed (not in a collection): say whose slot it is
+            rows.append((indent + variable_label(slot, f'{leaf}/{name}'), 'var:' + slot.name))
+    return rows
 
 
 def variable_label(record: VariableRecord, leaf: str) -> str:
-    shape = 'unknown shape' if record.shape is None else str(list(record.shape))
+    shape = _shape_text(record.shape)
+    parts = f' ×{record.partitions} parts' if record.partitions > 1 else ''
+    origin = _ORIGIN_OF_ROLE.get(record.role, record.created_by)
     cell = '' if record.created_in is None else f' [{record.created_in}]'
-    mark = _MARKS.get(record.reuse_status, ' ')
     reuses = f' ×{record.reuses}' if record.reuses else ''
-    return f'{mark} {leaf}  {shape} {record.dtype}  {record.created_by}{cell}{reuses}'
+    return f'{_mark(record)} {leaf}  {shape} {record.dtype}{parts}  {origin}{cell}{reuses}'
+
+
+def _shape_text(shape: tuple | None) -> str:
+    return 'unknown shape' if shape is None else str(list(shape))
+
+
+def _mark(record: VariableRecord) -> str:
+    if record.role != ROLE_VARIABLE:
+        return OPTIMIZER_MARK
+    return _REUSE_MARKS.get(record.reuse_status, ' ')
 
 
 def histogram_svg(values: np.ndarray, bins: int = HISTOGRAM_BINS,
@@ -196,9 +281,43 @@ def _cell(value) -> str:
 
 
 def _table(rows) -> str:
-    return '<table>' + ''.join(
+    """A two-column table: each column's name and the variable's value in it."""
+    return '<table class="tfmagic-columns">' + ''.join(
         f'<tr><th>{html.escape(str(k))}</th><td>{html.escape(_cell(v))}</td></tr>'
         for k, v in rows) + '</table>'
+
+
+def _parts_table(parts: list[VariableRecord], offsets: list[list[int]]) -> str:
+    """A partitioned variable's parts: name, shape, where it starts, and its
+    device when any part is placed."""
+    placed = any(part.device for part in parts)
+    head = ('part', 'shape', 'offset') + (('device',) if placed else ())
+    rows = [(part.name, _shape_text(part.shape), str(list(offset)))
+            + ((part.device,) if placed else ())
+            for part, offset in zip(parts, offsets)]
+    return ('<table class="tfmagic-parts"><tr>' + ''.join(f'<th>{h}</th>' for h in head) + '</tr>'
+            + ''.join('<tr>' + ''.join(f'<td>{html.escape(c)}</td>' for c in row) + '</tr>'
+                      for row in rows)
+            + '</table>')
+
+
+def whole_value(info: VariableInfo, value: tables.Value) -> np.ndarray | None:
+    """The variable's value as one array: a partitioned variable's parts
+    (``value`` is then their list) put together where each part lies."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return np.asarray(value)
+    whole = np.empty(info.record.shape, dtype=np.asarray(value[0]).dtype)
+    for part, part_value in zip(info.parts, value):
+        start = slice_info(part).var_offset
+        whole[tuple(slice(o, o + n) for o, n in zip(start, np.shape(part_value)))] = part_value
+    return whole
+
+
+def _first_values(value: np.ndarray) -> str:
+    first = ', '.join(str(v) for v in value.ravel()[:FIRST_VALUES])
+    return first + (', …' if value.size > FIRST_VALUES else '')
 
 
 def _message(text: str, ok: bool) -> str:
@@ -214,14 +333,24 @@ class VariableBrowser(widgets.VBox):
     ``TFMagic`` configuration). ``events`` calls :meth:`refresh` after every
     cell: ``events.after_cell(f)`` / ``events.remove_after_cell(f)`` register,
     ``events.notify()`` refreshes every panel now (after a Save or Restore).
+
+    ``cell_id`` is the id the front end gives the notebook cell that shows
+    the panel. Running that cell again replaces its output, so a new panel
+    from the same cell closes the one shown there before; otherwise that
+    panel would stay alive (ipywidgets keeps every open widget in its
+    registry) and go on refreshing after every cell, unseen.
     """
 
+    #: The open panel each notebook cell shows, by cell id.
+    _shown_in_cell: ClassVar[dict[str, VariableBrowser]] = {}
+
     def __init__(self, tracker: VariableTracker, checkpointer: Checkpointer, settings,
-                 events, **kwargs):
+                 events, cell_id: str | None = None, **kwargs):
         self._tracker = tracker
         self._checkpointer = checkpointer
         self._settings = settings
         self._events = events
+        self._cell_id = cell_id
         self._tree = ScopeTree()
         self._expanded: set[str] = set()
         self._generation = None
@@ -235,8 +364,7 @@ class VariableBrowser(widgets.VBox):
                                    continuous_update=True, layout=widgets.Layout(width=FULL_WIDTH))
         self.tree = widgets.Select(options=[], rows=18, layout=widgets.Layout(width='55%'))
         self.tree.add_class('tfmagic-tree')
-        self.details = widgets.HTML('<i>Select a variable to see its details.</i>',
-                                    layout=widgets.Layout(width='45%'))
+        self.details = widgets.HTML(NO_SELECTION, layout=widgets.Layout(width='45%'))
         self.details.add_class('tfmagic-details')
         self.ckpt_prefix = widgets.Text(description='Prefix', layout=widgets.Layout(width='60%'))
         self.save_button = widgets.Button(description='Save', icon='save')
@@ -256,8 +384,17 @@ class VariableBrowser(widgets.VBox):
         self.tree.observe(self._on_select, 'value')
         self.save_button.on_click(lambda _: self.save())
         self.restore_button.on_click(lambda _: self.restore())
+        self._replace_earlier_panel_of_cell()
         events.after_cell(self.refresh)
         self.refresh()
+
+    def _replace_earlier_panel_of_cell(self) -> None:
+        if self._cell_id is None:
+            return
+        earlier = self._shown_in_cell.get(self._cell_id)
+        if earlier is not None:
+            earlier.close()
+        self._shown_in_cell[self._cell_id] = self
 
     # -- keeping up with the graph ------------------------------------------------
 
@@ -283,12 +420,16 @@ class VariableBrowser(widgets.VBox):
         if self._selected is not None:  # its values may have changed
             self._show_details(self._selected)
         elif rebuild:
-            self.details.value = '<i>Select a variable to see its details.</i>'
+            self.details.value = NO_SELECTION
         self._refresh_checkpoints()
 
     def close(self) -> None:
-        """Close the widget and stop refreshing it."""
+        """Stop refreshing, and close the panel and every widget it is made of."""
         self._events.remove_after_cell(self.refresh)
+        if self._shown_in_cell.get(self._cell_id) is self:
+            del self._shown_in_cell[self._cell_id]
+        for widget in _widgets_inside(self):
+            widget.close()
         super().close()
 
     # -- the tree -----------------------------------------------------------------
@@ -296,9 +437,7 @@ class VariableBrowser(widgets.VBox):
     def _render(self) -> None:
         text = self.filter.value.strip()
         rows = self._tree.matching(text) if text else self._tree.rows(self._expanded)
-        self.summary.value = (f'<b>{len(self._tree)}</b> variables in '
-                              f'<b>{self._tree.scope_count()}</b> scopes · '
-                              '↻ reused · ⊘ tf.Variable, not reusable')
+        self.summary.value = self._summary()
         self._updating = True
         try:
             self.tree.options = rows
@@ -307,6 +446,13 @@ class VariableBrowser(widgets.VBox):
             self.tree.value = selected if selected in keys else None
         finally:
             self._updating = False
+
+    def _summary(self) -> str:
+        tree = self._tree
+        optimizer = (f' (<b>{tree.optimizer_count}</b> optimizer state)'
+                     if tree.optimizer_count else '')
+        return (f'<b>{len(tree)}</b> variables{optimizer} in <b>{tree.scope_count()}</b> '
+                f'scopes · {LEGEND}')
 
     def _on_filter(self, change) -> None:
         self._render()
@@ -337,24 +483,24 @@ class VariableBrowser(widgets.VBox):
     # -- details ------------------------------------------------------------------
 
     def _show_details(self, name: str) -> None:
-        variable = self._tracker.variable(name)
-        if variable is None:
+        parts = self._tracker.parts(name)
+        if not parts:
             self.details.value = _message(f'{name} is no longer in the graph.', False)
             return
-        info = self._tracker.describe([variable])[0]
-        value = None
-        if info.initialized:
-            value = np.asarray(self._tracker.workspace.fetch_values([variable])[0])
-        row = tables.variables_frame([info], None if value is None else [value]).iloc[0]
-        parts = [f'<b>{html.escape(name)}</b>', _table(row.items())]
+        info, = self._tracker.describe(parts)
+        value = whole_value(info, next(tables.values_of(self._tracker, [info])))
+        row = tables.variables_frame([info], [value]).iloc[0]
+        sections = [f'<b>{html.escape(name)}</b>', _table(row.items())]
+        if len(parts) > 1:
+            sections.append(_parts_table([self._tracker.record(part) for part in parts],
+                                         [slice_info(part).var_offset for part in parts]))
         if value is not None and value.size:
             numeric = np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_
             if numeric:
-                parts.append(histogram_svg(np.abs(value) if np.iscomplexobj(value) else value))
-            first = ', '.join(str(v) for v in value.ravel()[:FIRST_VALUES])
-            more = ', …' if value.size > FIRST_VALUES else ''
-            parts.append(f'<div>first values: <code>{html.escape(first + more)}</code></div>')
-        self.details.value = ''.join(parts)
+                sections.append(histogram_svg(np.abs(value) if np.iscomplexobj(value) else value))
+            sections.append(f'<div>first values: <code>{html.escape(_first_values(value))}'
+                            '</code></div>')
+        self.details.value = ''.join(sections)
 
     # -- checkpoints --------------------------------------------------------------
 
@@ -398,3 +544,15 @@ class VariableBrowser(widgets.VBox):
             self.ckpt_message.value = _message(str(err), False)
         self._refresh_checkpoints(force=True)
         self._events.notify()  # other panels: new checkpoint files, restored values
+
+
+def _widgets_inside(box: widgets.Widget) -> Iterator[widgets.Widget]:
+    """Every widget ``box`` is made of: its children, theirs, and each one's
+    layout and style (widgets too). Closing a box closes none of them."""
+    for child in getattr(box, 'children', ()):
+        yield from _widgets_inside(child)
+        yield child
+    for name in ('layout', 'style'):
+        part = getattr(box, name, None)
+        if isinstance(part, widgets.Widget):
+            yield part

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import operator
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -15,13 +15,17 @@ from .tracking import VariableInfo, VariableTracker
 
 VARIABLE_COLUMNS = (
     'name', 'scope', 'shape', 'dtype', 'trainable', 'created_by', 'created_in',
-    'reuses', 'reused_in', 'reuse_status', 'initialized')
+    'reuses', 'reused_in', 'reuse_status', 'initialized', 'partitions', 'slot_of', 'device')
 STATS_COLUMNS = ('size', 'nbytes', 'min', 'max', 'mean', 'std')
 CHECKPOINT_COLUMNS = ('prefix', 'step', 'saved_at', 'size_bytes', 'variables', 'latest')
 INSPECT_COLUMNS = ('name', 'shape', 'dtype', 'status')
 
 
 _BY_NAME = operator.attrgetter('record.name')
+
+#: A variable's value as the statistics take it: one array, a partitioned
+#: variable's parts, or None for a variable without a value.
+Value = Union[np.ndarray, list, None]
 
 
 def in_scope(name: str, scope: str) -> bool:
@@ -43,9 +47,10 @@ def select(infos: Sequence[VariableInfo], pattern: str | None = None,
 
 
 def variables_frame(infos: Sequence[VariableInfo],
-                    values: Sequence[np.ndarray | None] | None = None) -> pd.DataFrame:
+                    values: Iterable[Value] | None = None) -> pd.DataFrame:
     """One row per variable, in the given order; with ``values`` (``None``
-    for a variable without one) the statistics columns too."""
+    for a variable without one, a list of arrays for a partitioned one's
+    parts), consumed one at a time, the statistics columns too."""
     records = [info.record for info in infos]
     columns = {
         'name': [r.name for r in records],
@@ -59,11 +64,15 @@ def variables_frame(infos: Sequence[VariableInfo],
         'reused_in': [r.reused_in for r in records],  # never mutated by the tracker
         'reuse_status': [r.reuse_status for r in records],
         'initialized': [info.initialized for info in infos],
+        'partitions': [r.partitions for r in records],
+        'slot_of': [r.slot_of for r in records],
+        'device': [r.device for r in records],
     }
     frame = pd.DataFrame(columns, columns=list(VARIABLE_COLUMNS))
     frame['trainable'] = frame['trainable'].astype(bool)
     frame['initialized'] = frame['initialized'].astype(bool)
     frame['reuses'] = frame['reuses'].astype('int64')
+    frame['partitions'] = frame['partitions'].astype('int64')
     return frame if values is None else _with_stats(frame, values)
 
 
@@ -85,15 +94,26 @@ def _with_stats(frame: pd.DataFrame, values) -> pd.DataFrame:
 
 def list_variables(tracker: VariableTracker, pattern: str | None = None,
                    scope: str | None = None, trainable_only: bool = False,
-                   stats: bool = False) -> pd.DataFrame:
-    """The ``%vars`` table of the tracker's workspace."""
-    infos = select(tracker.describe(), pattern, scope, trainable_only)
-    values = None
-    if stats:
-        with_value = [i.variable for i in infos if i.initialized]
-        fetched = iter(tracker.workspace.fetch_values(with_value))
-        values = [next(fetched) if i.initialized else None for i in infos]
-    return variables_frame(infos, values)
+                   stats: bool = False, shards: bool = False) -> pd.DataFrame:
+    """The ``%vars`` table of the tracker's workspace: one row per variable
+    (a partitioned one is one row), or with ``shards`` one per part."""
+    infos = select(tracker.describe(shards=shards), pattern, scope, trainable_only)
+    return variables_frame(infos, values_of(tracker, infos) if stats else None)
+
+
+def values_of(tracker: VariableTracker, infos: Sequence[VariableInfo]) -> Iterator[Value]:
+    """The value of each variable (``None`` without one; a partitioned
+    one's parts as a list), read batch by batch as they are consumed, so
+    that summarising them never holds all of them in memory."""
+    with_value = [part for info in infos if info.initialized for part in info.parts]
+    fetched = tracker.workspace.iter_values(with_value)
+    for info in infos:
+        if not info.initialized:
+            yield None
+        elif len(info.parts) == 1:
+            yield next(fetched)
+        else:
+            yield [next(fetched) for _ in info.parts]
 
 
 def checkpoints_frame(infos: Sequence[CheckpointInfo]) -> pd.DataFrame:

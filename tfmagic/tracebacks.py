@@ -4,13 +4,29 @@ A TensorFlow error's traceback runs to hundreds of lines; a hint printed after
 the cell would sit below all of them. IPython's documented hook for showing
 an exception differently is ``shell.set_custom_exc``: the handler here puts
 the hint's lines first and IPython's own traceback after them, unchanged.
+
+IPython calls that handler for more than the cell's own errors, so it also
+does what IPython does without it: it hands the exceptions of a handler
+installed before it to that one, shows errors of the parse step as syntax
+errors, leaves ``UsageError`` and ``_render_traceback_`` alone, and
+whatever goes wrong in it, shows the user's error.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import logging
+from collections.abc import Callable
+from types import TracebackType
 
 Explain = Callable[[BaseException], 'str | None']
+#: ``shell.CustomTB``: IPython's wrapper around a handler, bound to the shell.
+CustomTB = Callable[..., 'list[str] | None']
+
+log = logging.getLogger(__name__)
+
+#: What ``run_cell_async`` shows with ``showsyntaxerror`` when parsing the
+#: cell raised it (an ``IndentationError`` gets ``showindentationerror``).
+_PARSE_ERRORS = (OverflowError, SyntaxError, ValueError, TypeError, MemoryError)
 
 
 class ErrorHints:
@@ -19,37 +35,100 @@ class ErrorHints:
     def __init__(self, shell, explain: Explain):
         self.shell = shell
         self.explain = explain
-        self._previous = None
+        self.installed = False
+        self._previous: tuple[tuple[type[BaseException], ...], CustomTB | None] = ((), None)
+        self._custom_tb: CustomTB | None = None  # ours, as the shell holds it
 
     def install(self) -> None:
+        if self.installed:
+            return
         shell = self.shell
         self._previous = (shell.custom_exceptions, shell.CustomTB)
         shell.set_custom_exc((Exception,), self._handler)
+        self._custom_tb = shell.CustomTB
+        self.installed = True
 
     def uninstall(self) -> None:
-        if self._previous is None:
+        """Give the shell back the handler it had before; if another one was
+        installed over ours since, leave it: ours then only passes errors on."""
+        if not self.installed:
             return
-        exceptions, custom_tb = self._previous
-        self._previous = None
-        self.shell.custom_exceptions = exceptions
-        self.shell.CustomTB = custom_tb
+        self.installed = False
+        shell = self.shell
+        if shell.CustomTB is self._custom_tb:
+            shell.custom_exceptions, shell.CustomTB = self._previous
 
-    def _handler(self, shell, etype, value, tb, tb_offset=None):
-        hint = self.explain(value)
-        if hint and not hasattr(value, '_render_traceback_'):
-            # Plain and Context modes join the traceback's entries with '',
-            # Verbose with '\n': each hint line must end its own line.
-            end = '' if shell.InteractiveTB.tb_join_char == '\n' else '\n'
-            lines = [line + end for line in hint.splitlines()]
+    def _handler(self, shell, etype: type[BaseException], value: BaseException,
+                 tb: TracebackType | None, tb_offset: int | None = None) -> None:
+        # Never raise: IPython would drop this handler and the one before it,
+        # and run_code does not show what the wrapper returns.
+        try:
+            exceptions, previous = self._previous
+            if previous is not None and exceptions and isinstance(value, exceptions):
+                self._pass_on(previous, etype, value, tb, tb_offset)
+            elif _raised_parsing(tb):
+                _show_parse_error(shell, etype, value, tb)
+            else:
+                self._show(etype, value, tb, tb_offset)
+        except Exception:
+            log.warning('tfmagic could not show this error with its hint', exc_info=True)
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset,
+                                running_compiled_code=True)
 
-            def render():
-                return [*lines, end, *shell.InteractiveTB.structured_traceback(
-                    etype, value, tb, tb_offset=tb_offset)]
-            value._render_traceback_ = render
-            try:
-                shell.showtraceback((etype, value, tb), running_compiled_code=True)
-            finally:
-                del value._render_traceback_
-        else:
-            shell.showtraceback((etype, value, tb), running_compiled_code=True)
-        return None
+    def _pass_on(self, previous: CustomTB, etype, value, tb, tb_offset) -> None:
+        previous(etype, value, tb, tb_offset=tb_offset)
+        if self.installed and self.shell.CustomTB is not self._custom_tb:
+            # It failed, and IPython's wrapper unregistered every handler
+            # (ours too) and did not show the error: take the shell back.
+            shell = self.shell
+            self._previous = (shell.custom_exceptions, shell.CustomTB)
+            shell.custom_exceptions, shell.CustomTB = (Exception,), self._custom_tb
+            self._show(etype, value, tb, tb_offset)
+
+    def _show(self, etype, value, tb, tb_offset) -> None:
+        shell = self.shell
+        hint = None
+        if self.installed and not hasattr(value, '_render_traceback_'):
+            hint = self.explain(value)
+        if not hint:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset,
+                                running_compiled_code=True)
+            return
+        # Through showtraceback, for all it does besides printing (sys.last_*
+        # for %debug and %tb, %pdb, the kernel's error message), by the
+        # protocol it keeps for exceptions that render their own traceback.
+        itb = shell.InteractiveTB
+        stb = [*_hint_entries(hint, itb.tb_join_char),
+               *itb.structured_traceback(etype, value, tb, tb_offset=tb_offset)]
+        value._render_traceback_ = lambda: stb
+        try:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset,
+                                running_compiled_code=True)
+        finally:
+            del value._render_traceback_
+
+
+def _hint_entries(hint: str, join_char: str) -> list[str]:
+    """The hint as structured-traceback entries, each line on its own line
+    and a blank one under it: Plain and Minimal modes join the entries with
+    '', Context and Verbose (and Jupyter front ends) with a newline."""
+    end = '' if join_char == '\n' else '\n'
+    return [line + end for line in hint.splitlines()] + [end]
+
+
+def _raised_parsing(tb: TracebackType | None) -> bool:
+    """IPython calls the handler from ``run_code`` for errors of the running
+    code, and from ``run_cell_async`` for errors of parsing the cell; the
+    outermost frame of the traceback is the caller's."""
+    return tb is not None and tb.tb_frame.f_code.co_name == 'run_cell_async'
+
+
+def _show_parse_error(shell, etype, value, tb) -> None:
+    """What ``run_cell_async`` does without a custom handler (its
+    ``show*error`` methods read ``sys.exc_info()``, which is this error)."""
+    if isinstance(value, IndentationError):
+        shell.showindentationerror()
+    elif isinstance(value, _PARSE_ERRORS):
+        shell.showsyntaxerror()
+    else:  # IPython would let it propagate out of run_cell
+        shell.showtraceback((etype, value, tb))

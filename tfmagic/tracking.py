@@ -8,6 +8,14 @@ Two public TensorFlow hooks feed the records, no patching:
   ``get_variable`` call. TensorFlow wraps a scope's custom getter around its
   parent's, so the root getter runs innermost, under any getter the user sets.
   A call that creates nothing returned an existing variable: a reuse.
+
+What the rest of tfmagic lists are *logical* variables: a partitioned
+variable (``get_variable(..., partitioner=...)``) is one record with its full
+shape, as ``Saver`` writes it under one key; its parts have records of their
+own for ``%vars --shards``. An optimizer's slot (``W/Adam``) names the
+variable it belongs to: TensorFlow creates slots, and the optimizer's other
+state (``beta1_power``), colocated with a model variable, and only slots are
+named under it.
 """
 
 from __future__ import annotations
@@ -15,17 +23,27 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 import tensorflow as tf
 
 from .workspace import Workspace
 
-CREATED_BY_VARIABLE = 'tf.Variable'
-CREATED_BY_GET_VARIABLE = 'get_variable'
+CreatedBy = Literal['tf.Variable', 'get_variable']
+CREATED_BY_VARIABLE: CreatedBy = 'tf.Variable'
+CREATED_BY_GET_VARIABLE: CreatedBy = 'get_variable'
 
-NOT_REUSED = 'not reused'
-REUSED = 'reused'
-NOT_REUSABLE = 'not reusable'
+ReuseStatus = Literal['not reused', 'reused', 'not reusable']
+NOT_REUSED: ReuseStatus = 'not reused'
+REUSED: ReuseStatus = 'reused'
+NOT_REUSABLE: ReuseStatus = 'not reusable'
+
+#: What a variable is for: the model's own, an optimizer's slot for one of
+#: them, or an optimizer's other state (step counts, ``beta1_power``).
+Role = Literal['variable', 'slot', 'optimizer']
+ROLE_VARIABLE: Role = 'variable'
+ROLE_SLOT: Role = 'slot'
+ROLE_OPTIMIZER: Role = 'optimizer'
 
 
 @dataclass(eq=False)  # one record per variable: identity is equality
@@ -35,13 +53,17 @@ class VariableRecord:
     name: str
     shape: tuple | None
     dtype: str
-    created_by: str
+    created_by: CreatedBy
     created_in: int | None = None
     reuses: int = 0
     # Replaced, never mutated, on each reuse: a table made earlier keeps its snapshot.
     reused_in: list[int] = field(default_factory=list)
+    partitions: int = 1  # of a partitioned variable (and of each of its parts)
+    slot_of: str = ''    # the variable an optimizer slot belongs to
+    role: Role = ROLE_VARIABLE
+    device: str = ''
     scope: str = field(init=False)  # everything before the last '/'
-    reuse_status: str = field(init=False)
+    reuse_status: ReuseStatus = field(init=False)
 
     def __post_init__(self):
         self.scope = self.name.rpartition('/')[0]
@@ -60,9 +82,14 @@ class VariableInfo:
     """A record with the graph's and session's view of the variable."""
 
     record: VariableRecord
-    variable: tf.Variable
+    parts: tuple[tf.Variable, ...]  # the variable; a partitioned one's parts in order
     trainable: bool
     initialized: bool
+
+    @property
+    def saveable(self) -> tf.Variable | list[tf.Variable]:
+        """What ``Saver(var_list={key: ...})`` takes for this variable."""
+        return self.parts[0] if len(self.parts) == 1 else list(self.parts)
 
 
 @dataclass
@@ -77,6 +104,21 @@ class CellReport:
 def _shape_of(var) -> tuple | None:
     shape = var.shape
     return tuple(shape.as_list()) if shape.rank is not None else None
+
+
+def slice_info(var) -> tf.Variable.SaveSliceInfo | None:
+    """Where ``var`` lies in the partitioned variable it is a part of, if any."""
+    return getattr(var, '_save_slice_info', None)
+
+
+def _colocated_with(var) -> str:
+    """The op ``var``'s ops were colocated with, if not its own (``''``)."""
+    own = var.op.name
+    for group in var.op.colocation_groups():
+        name = group.decode()[len('loc:@'):]
+        if name != own:
+            return name
+    return ''
 
 
 _UNIQUIFIED = re.compile(r'_\d+$')
@@ -107,6 +149,10 @@ class VariableTracker:
         self._by_id: dict[int, VariableRecord] = {}
         self._by_name: dict[str, VariableRecord] = {}
         self._variables: dict[str, tf.Variable] = {}
+        # Partitioned variables: full name -> parts in offset order; kept up
+        # to date by _group(), which runs when the graph has new variables.
+        self._partitioned: dict[str, tuple[tf.Variable, ...]] = {}
+        self._grouped_count = 0
         self._cell_created: list[tf.Variable] = []
         self._runs_by_source: dict[str, tuple[int | None, list[str]]] = {}
         self._source: str | None = None
@@ -147,10 +193,13 @@ class VariableTracker:
             self._getter_depth -= 1
         # Nothing created, seen by the creator scope or not: an existing variable.
         if (self._creations, self._variable_count()) == before and not self._quiet:
-            for part in ([var] if isinstance(var, tf.Variable) else list(var)):
-                record = self.record(part)
-                record.add_reuse(self._cell)
-                self._changes.append(record.name)
+            if isinstance(var, tf.Variable):
+                record = self.record(var)
+            else:  # a PartitionedVariable
+                self._group()
+                record = self._by_name[var.name]
+            record.add_reuse(self._cell)
+            self._changes.append(record.name)
         return var
 
     # TensorFlow reads a custom getter's parameters (fn_args, has_kwargs) up to
@@ -163,15 +212,67 @@ class VariableTracker:
         return (len(graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES))
                 + len(graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)))
 
-    def _record(self, var, created_by: str, cell: int | None) -> VariableRecord:
+    def _record(self, var, created_by: CreatedBy, cell: int | None) -> VariableRecord:
         record = VariableRecord(
             name=var.op.name, shape=_shape_of(var),
-            dtype=var.dtype.base_dtype.name, created_by=created_by, created_in=cell)
+            dtype=var.dtype.base_dtype.name, created_by=created_by, created_in=cell,
+            device=var.device)
+        primary = _colocated_with(var)
+        if primary and primary in self._variables:
+            if record.name.startswith(primary + '/'):
+                info = slice_info(self._variables[primary])
+                record.role, record.slot_of = ROLE_SLOT, info.full_name if info else primary
+            else:
+                record.role = ROLE_OPTIMIZER
         self._by_id[id(var)] = record
         self._by_name[record.name] = record
         self._variables[record.name] = var
         self._changes.append(record.name)
         return record
+
+    # -- partitioned variables ---------------------------------------------------
+
+    def _group(self) -> None:
+        """Bring the partitioned variables' records up to date with the graph.
+
+        Parts learn what they are part of only after they are created (the
+        slice info is set on them afterwards), so the grouping is done when
+        asked for, once per change in the number of variables."""
+        variables = self.workspace.variables()
+        if len(variables) == self._grouped_count:
+            return
+        groups: dict[str, list[tf.Variable]] = {}
+        for var in variables:
+            info = slice_info(var)
+            if info is not None:
+                groups.setdefault(info.full_name, []).append(var)
+        for name, parts in groups.items():
+            parts.sort(key=lambda part: slice_info(part).var_offset)
+            known = self._partitioned.get(name, ())
+            if list(map(id, known)) != list(map(id, parts)):  # Variable.__eq__ builds ops
+                self._partitioned[name] = tuple(parts)
+                self._record_partitioned(name, parts)
+        self._grouped_count = len(variables)
+
+    def _record_partitioned(self, name: str, parts: list[tf.Variable]) -> None:
+        records = [self.record(part) for part in parts]
+        first = records[0]
+        known = self._by_name.get(name)
+        record = VariableRecord(
+            name=name, shape=tuple(slice_info(parts[0]).full_shape), dtype=first.dtype,
+            created_by=first.created_by, created_in=first.created_in,
+            reuses=known.reuses if known else 0, reused_in=known.reused_in if known else [],
+            partitions=len(parts), slot_of=first.slot_of, role=first.role,
+            device=', '.join(dict.fromkeys(r.device for r in records if r.device)))
+        if known is not None:
+            record.reuse_status = known.reuse_status
+        for part in records:
+            part.partitions = len(parts)
+        self._by_name[name] = record
+
+    def _logical_name(self, name: str) -> str:
+        info = slice_info(self._variables.get(name))
+        return info.full_name if info is not None else name
 
     # -- cells -------------------------------------------------------------------
 
@@ -227,27 +328,69 @@ class VariableTracker:
         return CREATED_BY_GET_VARIABLE if found else CREATED_BY_VARIABLE
 
     def changes_since(self, position: int) -> tuple[list[str], int]:
-        """Names of the variables created or reused since ``position`` in
-        this generation's change log, and the position to ask from next."""
-        return self._changes[position:], len(self._changes)
+        """Names of the (logical) variables created or reused since
+        ``position`` in this generation's change log, and the position to
+        ask from next."""
+        self._group()
+        changes = self._changes[position:]
+        if self._partitioned:
+            changes = [self._logical_name(name) for name in changes]
+        return changes, len(self._changes)
 
     def records(self) -> list[VariableRecord]:
-        """Every record, untracked variables included, in graph order."""
-        return [self.record(v) for v in self.workspace.variables()]
+        """The record of every logical variable, untracked ones included, in
+        graph order."""
+        return [record for record, _ in self._groups(self.workspace.variables())]
 
     def find(self, name: str) -> VariableRecord | None:
-        """The record of the variable named ``name`` (no ``:0``), if any."""
+        """The record of the variable, or part, named ``name`` (no ``:0``)."""
+        self._group()
         return self._by_name.get(name)
 
     def variable(self, name: str) -> tf.Variable | None:
-        """The recorded variable named ``name``, if any."""
+        """The recorded variable (or part) named ``name``, if any; see
+        :meth:`parts` for a partitioned variable."""
         return self._variables.get(name)
 
-    def describe(self, variables=None) -> list[VariableInfo]:
-        """Records joined with trainability and initialization, in graph order."""
+    def parts(self, name: str) -> tuple[tf.Variable, ...]:
+        """The variable named ``name``, or a partitioned variable's parts;
+        ``()`` if there is none."""
+        self._group()
+        parts = self._partitioned.get(name)
+        if parts is not None:
+            return parts
+        var = self._variables.get(name)
+        return () if var is None else (var,)
+
+    def describe(self, variables=None, *, shards: bool = False) -> list[VariableInfo]:
+        """Records joined with trainability and initialization, in graph
+        order: one per logical variable (a partitioned one's parts together,
+        in the place of its first part), or with ``shards`` one per part."""
+        variables = self.workspace.variables() if variables is None else list(variables)
+        if shards:
+            ws = self.workspace
+            trainable = ws.trainable_ids()
+            return [VariableInfo(self.record(v), (v,), id(v) in trainable, flag)
+                    for v, flag in zip(variables, ws.initialized(variables))]
+        groups = self._groups(variables)
         ws = self.workspace
-        variables = ws.variables() if variables is None else list(variables)
         trainable = ws.trainable_ids()
-        initialized = ws.initialized(variables)
-        return [VariableInfo(self.record(v), v, id(v) in trainable, flag)
-                for v, flag in zip(variables, initialized)]
+        flags = iter(ws.initialized([part for _, parts in groups for part in parts]))
+        return [VariableInfo(record, parts, id(parts[0]) in trainable,
+                             all([next(flags) for _ in parts]))
+                for record, parts in groups]
+
+    def _groups(self, variables: list[tf.Variable]
+                ) -> list[tuple[VariableRecord, tuple[tf.Variable, ...]]]:
+        """``variables`` as logical variables: each with its record and parts."""
+        self._group()
+        groups: list[tuple[VariableRecord, tuple[tf.Variable, ...]]] = []
+        seen: set[str] = set()
+        for var in variables:
+            info = slice_info(var)
+            if info is None:
+                groups.append((self.record(var), (var,)))
+            elif info.full_name not in seen:
+                seen.add(info.full_name)
+                groups.append((self._by_name[info.full_name], self._partitioned[info.full_name]))
+        return groups

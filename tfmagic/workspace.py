@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import OrderedDict
-from typing import Callable, ContextManager, Iterable, Sequence
+from typing import Callable, ContextManager, Iterable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -396,14 +396,17 @@ class Workspace:
         """The current values of ``variables``, read in as few runs as the
         byte bound allows; each batch's callable is reused while the same
         variables are asked for again."""
+        return list(self.iter_values(variables, max_batch_bytes))
+
+    def iter_values(self, variables: Sequence[tf.Variable],
+                    max_batch_bytes: int = MAX_FETCH_BYTES) -> Iterator[np.ndarray]:
+        """:meth:`fetch_values` one batch at a time, as they are consumed."""
         key = (max_batch_bytes, *map(id, variables))
         batches = self._batch_plans.get(key)
         if batches is None:
             batches = self._batch_plans[key] = list(_batches(variables, max_batch_bytes))
-        values: list[np.ndarray] = []
         for batch in batches:
-            values.extend(self._run_cached(batch))
-        return values
+            yield from self._run_cached(batch)
 
     def _run_cached(self, fetches: list) -> list:
         session = self.session  # first: replacing a closed session drops its callables
