@@ -7,7 +7,16 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Jupyter refuses to run as root unless told to (containers, CI machines).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test bench chromium clean
+# The minimum-versions tier: the oldest Python we claim (requires-python) where
+# the machine has it (pyenv's builds, or python3.10 on PATH), else $(PYTHON),
+# and every runtime dependency pinned to its declared floor.
+PYTHON_MIN ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10 \
+                /usr/bin/python3.10 /usr/local/bin/python3.10) $(PYTHON))
+VENV_MIN   ?= .venv-min
+PY_MIN     := $(VENV_MIN)/bin/python
+STAMP_MIN  := $(VENV_MIN)/.installed
+
+.PHONY: lab test test-min test-wheel lint bench chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +35,32 @@ chromium:
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
-test: $(STAMP) chromium
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint chromium
 	$(PY) -m pytest
+
+$(STAMP_MIN): pyproject.toml constraints-min.txt
+	$(PYTHON_MIN) -m venv $(VENV_MIN)
+	$(PY_MIN) -m pip install --upgrade pip
+	$(PY_MIN) -m pip install -c constraints-min.txt -e . \
+	  pytest ipykernel jupyter_client nbclient nbformat
+	touch $@
+
+# The InteractiveShell and real-kernel tiers with every runtime dependency at
+# its declared minimum (constraints-min.txt), on the oldest Python available.
+test-min: $(STAMP_MIN)
+	@$(PY_MIN) -c 'import sys; print("test-min on Python", sys.version.split()[0])'
+	$(PY_MIN) -m pytest -m 'shell or kernel'
+
+# The built wheel (not the editable install) in a clean venv, loaded in a real kernel.
+test-wheel: $(STAMP)
+	$(PY) -m pytest -m wheel
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(VENV_MIN) .pytest_cache build dist *.egg-info

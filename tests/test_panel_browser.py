@@ -553,4 +553,3 @@ def test_tfpanel_shows_a_partitioned_variable_and_optimizer_state(page):
                                  ['enc/emb/part_1', '[3, 4]', '[4, 0]'],
                                  ['enc/emb/part_2', '[3, 4]', '[7, 0]']]
     sync_api.expect(details.locator('svg.tfmagic-histogram')).to_have_count(1)
-    page.locator('.tfmagic-panel').screenshot(path='/tmp/exp/enc.png', animations='disabled')

@@ -39,7 +39,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Union
 
 import numpy as np
 import tensorflow as tf
@@ -419,14 +419,24 @@ def map_name(name: str, mapping: dict[str, str]) -> str:
 # -- comparing with the graph ------------------------------------------------------
 
 
+#: What a ``Saver``'s ``var_list`` maps a key to: a variable, or the parts
+#: of a partitioned one (saved and restored as one tensor, slice by slice).
+Saveable = Union[tf.Variable, list]
+
+
+def saveable_parts(saveable: Saveable) -> list[tf.Variable]:
+    return saveable if isinstance(saveable, list) else [saveable]
+
+
 @dataclass(slots=True)
 class Entry:
     """One checkpoint key and/or graph variable, and how they compare."""
 
-    name: str                     # graph-side name (after renaming)
-    key: str | None               # checkpoint key; None if missing in checkpoint
-    variable: tf.Variable | None  # None if missing in graph
-    shape: tuple | None           # the checkpoint's; the graph's if missing there
+    name: str                      # graph-side name (after renaming)
+    key: str | None                # checkpoint key; None if missing in checkpoint
+    variable: Saveable | None      # None if missing in graph
+    record: VariableRecord | None  # the graph variable's; None if missing in graph
+    shape: tuple | None            # the checkpoint's; the graph's if missing there
     dtype: str
     status: str
 
@@ -435,11 +445,9 @@ class Entry:
         if self.key is not None and self.name != self.key:
             where = f'{self.key} -> {self.name}'
         if self.status == SHAPE_MISMATCH:
-            graph_shape = tuple(self.variable.shape.as_list()) if self.variable.shape.rank is not None else None
-            return f'{where}: shape {self.shape} in checkpoint, {graph_shape} in graph'
+            return f'{where}: shape {self.shape} in checkpoint, {self.record.shape} in graph'
         if self.status == DTYPE_MISMATCH:
-            return (f'{where}: dtype {self.dtype} in checkpoint, '
-                    f'{self.variable.dtype.base_dtype.name} in graph')
+            return f'{where}: dtype {self.dtype} in checkpoint, {self.record.dtype} in graph'
         return f'{where}: {self.status}'
 
 
@@ -449,8 +457,8 @@ class GraphIndex:
     :class:`CheckpointIndex`'s terms: a checkpoint of exactly these variables
     is recognised by two dict comparisons, and its rows are ready here."""
 
-    variables: Mapping[str, tf.Variable]  # read-only: comparisons hand it out
-    records: dict[str, VariableRecord]
+    variables: Mapping[str, Saveable]  # read-only: comparisons hand it out
+    records: Mapping[str, VariableRecord]
     shapes: dict[str, list | None]  # [None, 3] for a partly known shape; None for unknown rank
     dtypes: dict[str, int]
     # The rows of a comparison in which every key matches, in name order.
@@ -459,14 +467,16 @@ class GraphIndex:
     dtype_column: list[str]
 
 
-def graph_index(records: list[VariableRecord], variables: list[tf.Variable]) -> GraphIndex:
-    """Index ``variables``, whose records are ``records``, for :func:`compare`."""
-    by_name = sorted(zip(records, variables), key=lambda pair: pair[0].name)
+def graph_index(groups: list[tuple[VariableRecord, tuple[tf.Variable, ...]]]) -> GraphIndex:
+    """Index logical variables (each record with its parts, see
+    :meth:`VariableTracker.groups`) for :func:`compare`."""
+    by_name = sorted(groups, key=lambda pair: pair[0].name)
     return GraphIndex(
-        variables=MappingProxyType({r.name: v for r, v in by_name}),
-        records={r.name: r for r, _ in by_name},
+        variables=MappingProxyType({r.name: parts[0] if len(parts) == 1 else list(parts)
+                                    for r, parts in by_name}),
+        records=MappingProxyType({r.name: r for r, _ in by_name}),
         shapes={r.name: None if r.shape is None else list(r.shape) for r, _ in by_name},
-        dtypes={r.name: v.dtype.base_dtype.as_datatype_enum for r, v in by_name},
+        dtypes={r.name: parts[0].dtype.base_dtype.as_datatype_enum for r, parts in by_name},
         names=[r.name for r, _ in by_name],
         shape_column=[r.shape for r, _ in by_name],
         dtype_column=[r.dtype for r, _ in by_name])
@@ -496,13 +506,20 @@ class Comparison:
     shape: list
     dtype: list[str]
     status: list[str]
-    variables: Mapping[str, tf.Variable]  # graph name -> variable
+    graph: GraphIndex
+
+    @property
+    def variables(self) -> Mapping[str, Saveable]:
+        """Graph name -> variable (or a partitioned variable's parts)."""
+        return self.graph.variables
 
     def __len__(self) -> int:
         return len(self.name)
 
     def entries(self) -> list[Entry]:
-        return [Entry(name, key, None if status == MISSING_IN_GRAPH else self.variables[name],
+        variables, records = self.graph.variables, self.graph.records
+        return [Entry(name, key, None if status == MISSING_IN_GRAPH else variables[name],
+                      None if status == MISSING_IN_GRAPH else records[name],
                       shape, dtype, status)
                 for name, key, shape, dtype, status
                 in zip(self.name, self.key, self.shape, self.dtype, self.status)]
@@ -527,7 +544,7 @@ def compare(index: CheckpointIndex, graph: GraphIndex,
         # A checkpoint of exactly the graph's variables, the common case:
         # every key matches, and the rows are the graph's.
         return Comparison(list(graph.names), list(graph.names), list(graph.shape_column),
-                          list(graph.dtype_column), [MATCH] * len(graph.names), graph.variables)
+                          list(graph.dtype_column), [MATCH] * len(graph.names), graph)
     keys = sorted(index.shapes)
     names = keys
     if mapping or any(k.endswith(OBJECT_VALUE_SUFFIX) for k in keys):
@@ -552,7 +569,7 @@ def compare(index: CheckpointIndex, graph: GraphIndex,
     found.intersection_update(graph_shapes)
     lacking = sorted(graph_shapes.keys() - found) if len(found) < len(graph_shapes) else []
     if not lacking and names is keys:  # in name order already: the keys are sorted
-        return Comparison(names, list(keys), key_shapes, key_dtypes, status, graph.variables)
+        return Comparison(names, list(keys), key_shapes, key_dtypes, status, graph)
     records = [graph.records[name] for name in lacking]
     columns = [names + lacking, keys + [None] * len(lacking),
                key_shapes + [r.shape for r in records], key_dtypes + [r.dtype for r in records],
@@ -560,7 +577,7 @@ def compare(index: CheckpointIndex, graph: GraphIndex,
     # A stable sort by name: the keys of one name stay in key order.
     order = sorted(range(len(columns[0])), key=columns[0].__getitem__)
     return Comparison(*[list(map(column.__getitem__, order)) for column in columns],
-                      graph.variables)
+                      graph)
 
 
 # -- results -------------------------------------------------------------------------
@@ -777,12 +794,16 @@ class Checkpointer:
         ws = self.workspace
         base = normalize_prefix(prefix)
         target = base if step is None else f'{base}-{step}'
-        variables = [v for v in ws.variables()
-                     if pattern is None or fnmatch.fnmatchcase(v.op.name, pattern)]
-        if not variables:
+        chosen = [(record, parts) for record, parts in self.tracker.groups()
+                  if pattern is None or fnmatch.fnmatchcase(record.name, pattern)]
+        if not chosen:
             raise CheckpointError('nothing to save: ' + (
                 f'no variable matches {pattern!r}' if pattern else 'the graph has no variables'))
-        missing = [v.op.name for v, ok in zip(variables, ws.initialized(variables)) if not ok]
+        # A partitioned variable's parts: Saver writes them as one tensor.
+        variables = [part for _, parts in chosen for part in parts]
+        values = dict(zip(map(id, variables), ws.initialized(variables)))
+        missing = [record.name for record, parts in chosen
+                   if not all(values[id(part)] for part in parts)]
         if missing:
             raise CheckpointError(
                 f'cannot save {", ".join(missing)}: not initialized in this session')
@@ -806,7 +827,7 @@ class Checkpointer:
             raise SaveInterrupted(_interrupted_save(target, committed)) from None
         finally:
             _remove_directory(_dirname(written))
-        return SaveResult(target, len(variables), _size(target), replaced, deleted)
+        return SaveResult(target, len(chosen), _size(target), replaced, deleted)
 
     def _check_overwrite(self, target: str, variables) -> bool:
         """True if ``target`` holds a checkpoint of these very variables (a
@@ -868,7 +889,7 @@ class Checkpointer:
             if known == ids:
                 self._graph_indexes.insert(0, self._graph_indexes.pop(i))
                 return index
-        index = graph_index([self.tracker.record(v) for v in variables], variables)
+        index = graph_index(self.tracker.groups(variables))
         self._graph_indexes = [(ids, index), *self._graph_indexes[:1]]
         return index
 
@@ -902,5 +923,6 @@ class Checkpointer:
             # One RestoreV2 op reads every tensor before any assignment runs,
             # so a damaged data file leaves all variables as they were.
             raise _damaged_data(prefix, err) from None
-        self.workspace.mark_initialized([e.variable for e in matched])
+        self.workspace.mark_initialized(
+            [part for e in matched for part in saveable_parts(e.variable)])
         return RestoreResult(prefix, [e.name for e in matched], problems)

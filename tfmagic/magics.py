@@ -251,7 +251,7 @@ class TFMagic(Magics):
             %restoreckpt old_run/ --map encoder=enc --allow-missing
         """
         args = parse(self.restoreckpt, line)
-        if args.path is None and args.mapping and '=' not in args.mapping[-1]:
+        if args.path is None and len(args.mapping) > 1 and '=' not in args.mapping[-1]:
             args.path = args.mapping.pop()  # --map a=b PREFIX: the prefix, not a pair
         try:
             mapping = checkpoints.parse_mapping(args.mapping)

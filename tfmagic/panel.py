@@ -50,6 +50,7 @@ CSS = """
 .tfmagic-tree select { font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 .tfmagic-details table { border-collapse: collapse; font-size: 12px; }
 .tfmagic-details td, .tfmagic-details th { padding: 0 8px; line-height: 1.4; text-align: left; }
+.tfmagic-details .tfmagic-parts { margin: 6px 0; }
 .tfmagic-error { color: #b00020; white-space: pre-wrap; }
 .tfmagic-ok { color: #1b5e20; white-space: pre-wrap; }
 </style>
@@ -77,7 +78,7 @@ class _Scope:
         self.depth = depth
         self.scopes: dict[str, _Scope] = {}
         self.variables: dict[str, VariableRecord] = {}
-        # variable leaf -> slot name -> the slot's record
+        # variable leaf -> full name of each of its slots -> the slot's record
         self.slots: dict[str, dict[str, VariableRecord]] = {}
         self.count = 0          # variables (slots included) in this scope and below
         self._order = None      # sorted child keys, rebuilt after a change
@@ -90,7 +91,9 @@ class _Scope:
         return self._order
 
     def slots_of(self, leaf: str) -> list[tuple[str, VariableRecord]]:
-        return sorted(self.slots.get(leaf, {}).items())
+        """``(slot name, record)`` of the slots of the variable ``leaf``, by name."""
+        named = [(_slot_name(slot), slot) for slot in self.slots.get(leaf, {}).values()]
+        return sorted(named, key=lambda pair: (pair[0], pair[1].name))
 
 
 class ScopeTree:
@@ -112,7 +115,7 @@ class ScopeTree:
         """Add the record, or replace the one of the same name."""
         if _is_slot(record):
             nodes, owner = self._path_to(record.slot_of)
-            entries, key = nodes[-1].slots.setdefault(owner, {}), _slot_name(record)
+            entries, key = nodes[-1].slots.setdefault(owner, {}), record.name
         else:
             nodes, key = self._path_to(record.name)
             entries = nodes[-1].variables

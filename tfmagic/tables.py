@@ -85,7 +85,9 @@ def _nullable_ints(values: list) -> pd.arrays.IntegerArray:
 
 
 def _with_stats(frame: pd.DataFrame, values) -> pd.DataFrame:
-    stats = [value_stats(v) for v in values]
+    # map, not a comprehension: its loop variable would keep each value
+    # alive while the next one is fetched.
+    stats = list(map(value_stats, values))
     for i, column in enumerate(STATS_COLUMNS):
         frame[column] = pd.array([s[i] for s in stats],
                                  dtype='Int64' if i < 2 else 'float64')

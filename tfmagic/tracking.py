@@ -340,7 +340,7 @@ class VariableTracker:
     def records(self) -> list[VariableRecord]:
         """The record of every logical variable, untracked ones included, in
         graph order."""
-        return [record for record, _ in self._groups(self.workspace.variables())]
+        return [record for record, _ in self.groups(self.workspace.variables())]
 
     def find(self, name: str) -> VariableRecord | None:
         """The record of the variable, or part, named ``name`` (no ``:0``)."""
@@ -372,7 +372,7 @@ class VariableTracker:
             trainable = ws.trainable_ids()
             return [VariableInfo(self.record(v), (v,), id(v) in trainable, flag)
                     for v, flag in zip(variables, ws.initialized(variables))]
-        groups = self._groups(variables)
+        groups = self.groups(variables)
         ws = self.workspace
         trainable = ws.trainable_ids()
         flags = iter(ws.initialized([part for _, parts in groups for part in parts]))
@@ -380,9 +380,11 @@ class VariableTracker:
                              all([next(flags) for _ in parts]))
                 for record, parts in groups]
 
-    def _groups(self, variables: list[tf.Variable]
-                ) -> list[tuple[VariableRecord, tuple[tf.Variable, ...]]]:
-        """``variables`` as logical variables: each with its record and parts."""
+    def groups(self, variables: list[tf.Variable] | None = None
+               ) -> list[tuple[VariableRecord, tuple[tf.Variable, ...]]]:
+        """The graph's variables (or ``variables``) as logical variables,
+        each with its record and parts, in graph order."""
+        variables = self.workspace.variables() if variables is None else variables
         self._group()
         groups: list[tuple[VariableRecord, tuple[tf.Variable, ...]]] = []
         seen: set[str] = set()
