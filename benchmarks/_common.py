@@ -20,13 +20,12 @@ import os
 import pstats
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import tensorflow as tf  # noqa: E402
-
+import tensorflow as tf
 
 # -- results and registry -------------------------------------------------------
 
@@ -69,7 +68,8 @@ class Result:
         """Median over rounds of tfmagic / plain within the same round: a
         check on the min-based ratio (one lucky minimum moves the min ratio,
         not this)."""
-        pairs = sorted(a / b for a, b in zip(self.samples_tfmagic, self.samples_plain))
+        pairs = sorted(a / b for a, b in zip(self.samples_tfmagic, self.samples_plain,
+                                             strict=True))
         mid = len(pairs) // 2
         return pairs[mid] if len(pairs) % 2 else (pairs[mid - 1] + pairs[mid]) / 2
 
@@ -109,7 +109,7 @@ class Samples:
 class Benchmark:
     name: str
     target: float
-    func: Callable[['Context'], Result]
+    func: Callable[[Context], Result]
     module: str
     doc: str
 

@@ -15,9 +15,7 @@ per-cell work included (milliseconds, against seconds of graph building).
 from __future__ import annotations
 
 import tensorflow as tf
-
-from _common import (Context, Result, benchmark, cell, get_variable_code, interleaved,
-                     profile_run)
+from _common import Context, Result, benchmark, cell, get_variable_code, interleaved, profile_run
 
 TARGET = 1.05
 N_FULL, N_QUICK = 1000, 300

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import glob
 import io
 import os
@@ -60,14 +61,24 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from _common import (
+    Context,
+    Result,
+    Samples,
+    benchmark,
+    cell,
+    get_variable_code,
+    profile_run,
+    progress,
+    quiet,
+    timed,
+)
 
-from _common import (Context, Result, Samples, benchmark, cell, get_variable_code,
-                     profile_run, progress, quiet, timed)
 from tfmagic.checkpoints import quiet_tf_logging
 
 SAVE_TARGET = 1.05
@@ -117,7 +128,7 @@ def rotating(repeats: int, sides: Sequence[tuple[Callable | None, Callable]],
             if sync:
                 os.sync()
             warm_memory(warm_bytes)
-            figures[k] = timed(lambda: run(i), collect)
+            figures[k] = timed(functools.partial(run, i), collect)
         if i >= warmup:
             for k, (wall, cpu) in figures.items():
                 out[k][0].append(wall)
@@ -417,7 +428,7 @@ def bench_numpy(ctx: Context) -> Result:
                                warmup=1, sync=True,
                                warm_bytes=warm_bytes(big))
         written = os.path.getsize(f'{numpy_dir}/values-{repeats}.bin')
-    del values
+    values.clear()  # free the fetched arrays (the fixture's size) before the reset below
     result = samples_of(*figures).result(
         'ckpt_numpy_1g', N_BIG, float('inf'),
         notes=[f'CONTEXT, no target: here "tfmagic s" is the plain Saver.save and "plain s" '
@@ -466,7 +477,7 @@ def write_checkpoint_eagerly(prefix: str, variables, rename=lambda name: name,
     no Saver of 10,000 variables."""
     names = [v.op.name for v in variables]
     tensors = [tf.zeros(reshape(name, v.shape), v.dtype.base_dtype)
-               for name, v in zip(names, variables)]
+               for name, v in zip(names, variables, strict=True)]
     tf.raw_ops.SaveV2(prefix=prefix, tensor_names=[rename(n) for n in names],
                       shape_and_slices=[''] * len(variables), tensors=tensors)
 

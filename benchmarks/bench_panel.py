@@ -40,10 +40,8 @@ from __future__ import annotations
 import types
 
 import tensorflow as tf
-
 from _common import Context, Result, Samples, benchmark, interleaved, profile_run
-from bench_checkpoints import (N_SCOPES, PER_SCOPE, rotating, samples_of, scoped_10k, scratch,
-                               spread)
+from bench_checkpoints import N_SCOPES, PER_SCOPE, rotating, samples_of, scoped_10k, scratch, spread
 from bench_vars import plain_listing
 
 OPEN_TARGET = 10.0

@@ -21,9 +21,17 @@ import sys
 from pathlib import Path
 
 import tensorflow as tf
-
-from _common import (Context, Result, benchmark, cell, get_variable_code,
-                     interleaved, plain_graph, profile_run, progress)
+from _common import (
+    Context,
+    Result,
+    benchmark,
+    cell,
+    get_variable_code,
+    interleaved,
+    plain_graph,
+    profile_run,
+    progress,
+)
 
 TARGET = 1.3
 LISTINGS = 10

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 import tensorflow as tf
-
-from _common import (Context, Result, benchmark, cell, get_variable_code,
-                     interleaved, profile_run)
+from _common import Context, Result, benchmark, cell, get_variable_code, interleaved, profile_run
 
 TARGET = 1.5
 

@@ -28,8 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import _common  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TensorFlow loads)
-from _common import REGISTRY, Context, Result  # noqa: E402
+import _common  # noqa: E402  (needs the sys.path entry above; sets TF's log level)
+from _common import REGISTRY, Context, Result  # noqa: E402  (needs the sys.path entry above)
 
 MODULES = ('bench_cells', 'bench_vars', 'bench_stats', 'bench_checkpoints', 'bench_panel')
 RESULTS = HERE / 'results' / 'latest.json'
@@ -74,7 +74,8 @@ def table(results: list[Result]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for k, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         lines.append('  '.join(cells))
         if k == 0:
             lines.append('  '.join('-' * w for w in widths))
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('-v', '--verbose', action='store_true',
                         help='print every timed round (to stderr)')
     parser.add_argument('--json', type=Path, default=RESULTS,
-                        help=f'where to write the results (default {RESULTS.relative_to(HERE.parent)})')
+                        help='where to write the results '
+                             f'(default {RESULTS.relative_to(HERE.parent)})')
     args = parser.parse_args(argv)
 
     benchmarks = load()

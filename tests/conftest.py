@@ -1,4 +1,10 @@
-"""Shared fixtures: one real IPython shell with tfmagic loaded for the session."""
+"""Shared fixtures: one real IPython shell with tfmagic loaded for the session.
+
+Tests are in tiers (pytest markers, see pyproject.toml): ``kernel``,
+``browser`` and ``wheel`` tests say so; every other test is a ``shell`` test,
+run against the real InteractiveShell here (``pytest -m shell`` is the fast
+inner loop).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,14 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import tfmagic
 from tests.shell import ok, run
+
+TIERS = ('shell', 'kernel', 'browser', 'wheel')
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.shell)
 
 
 @pytest.fixture(scope='session')

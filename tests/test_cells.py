@@ -9,7 +9,8 @@ from tests.shell import ok, ops_count, run
 
 def test_seed_code_runs_unchanged_in_plain_cells(ip):
     ok(ip, "var = tf.compat.v1.Variable(1)\nvar1 = tf.compat.v1.Variable(2)\n"
-           "var2 = tf.compat.v1.Variable(3, name='foo')\nvar3 = tf.compat.v1.Variable(4, name='foo')")
+           "var2 = tf.compat.v1.Variable(3, name='foo')\n"
+           "var3 = tf.compat.v1.Variable(4, name='foo')")
     names = ok(ip, '[v.name for v in (var, var1, var2, var3)]')
     assert names == ['Variable:0', 'Variable_1:0', 'foo:0', 'foo_1:0']
     ok(ip, "v = tf.compat.v1.get_variable('var', [1], initializer=tf.compat.v1.ones_initializer())")
@@ -30,7 +31,9 @@ def test_every_cell_gets_the_graph_and_session_and_gives_them_back(ip, ws):
 @pytest.mark.parametrize('failure', [
     "raise ValueError('boom')",
     'raise KeyboardInterrupt',
-    "with tf.compat.v1.variable_scope('outer'):\n    with tf.name_scope('inner'):\n        raise KeyboardInterrupt",
+    ("with tf.compat.v1.variable_scope('outer'):\n"
+     "    with tf.name_scope('inner'):\n"
+     '        raise KeyboardInterrupt'),
 ])
 def test_a_failing_or_interrupted_cell_leaves_the_defaults_balanced(ip, ws, failure):
     result = run(ip, failure)
@@ -107,7 +110,8 @@ def test_a_failing_initializer_is_reported_and_the_rest_initialized(ip, capsys):
     out = capsys.readouterr().out
     assert 'tfmagic: could not initialize y' in out
     frame = ok(ip, '%vars')
-    assert dict(zip(frame['name'], frame['initialized'])) == {'x': False, 'y': False, 'z': True}
+    assert dict(zip(frame['name'], frame['initialized'], strict=True)) == {
+        'x': False, 'y': False, 'z': True}
 
 
 def test_reset_default_graph_in_a_cell_acts_as_tfreset(ip, capsys):
@@ -126,9 +130,11 @@ def test_reset_default_graph_in_a_cell_acts_as_tfreset(ip, capsys):
 
 def test_reset_default_graph_inside_a_scope_is_explained(ip, ws, capsys):
     graph = ws.graph
-    result = run(ip, "with tf.compat.v1.variable_scope('s'):\n    tf.compat.v1.reset_default_graph()")
+    result = run(ip, "with tf.compat.v1.variable_scope('s'):\n"
+                     '    tf.compat.v1.reset_default_graph()')
     assert isinstance(result.error_in_exec, AssertionError)
-    assert 'reset_default_graph() cannot clear the managed graph from here' in capsys.readouterr().out
+    assert ('reset_default_graph() cannot clear the managed graph from here'
+            in capsys.readouterr().out)
     assert ws.graph is graph
 
 

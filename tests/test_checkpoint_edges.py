@@ -16,10 +16,10 @@ import pytest
 import tensorflow as tf
 
 import tfmagic
-from tfmagic import checkpoints
-from tfmagic.checkpoints import CheckpointError, SaveInterrupted
 from tests.kernel import Kernel
 from tests.shell import ok, ops_count, run
+from tfmagic import checkpoints
+from tfmagic.checkpoints import CheckpointError, SaveInterrupted
 
 MODEL = ("%%tfscope net\n"
          "w = tf.compat.v1.get_variable('w', initializer=[[1.0, 2.0], [3.0, 4.0]])\n"
@@ -104,6 +104,7 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint_latest(ip, tmp_path,
     assert ok(ip, BIG_IS.format(expected=ORIGINAL))
 
 
+@pytest.mark.kernel
 def test_an_interrupted_save_in_a_kernel(tmp_path):
     with Kernel(tmp_path, timeout=180) as k:
         k.run("%load_ext tfmagic\nimport tensorflow as tf").check()
@@ -118,7 +119,8 @@ def test_an_interrupted_save_in_a_kernel(tmp_path):
             'save interrupted: nothing was written; ck/big-1 is still the latest']
         assert sorted(os.listdir(tmp_path / 'ck')) == [
             'big-1.data-00000-of-00001', 'big-1.index', 'big-1.meta', 'checkpoint']
-        listing = k.run("frame = %ckpts ck\nprint(frame[['prefix', 'latest']].to_dict('list'))").check()
+        listing = k.run('frame = %ckpts ck\n'
+                        "print(frame[['prefix', 'latest']].to_dict('list'))").check()
         assert listing.stdout.strip() == "{'prefix': ['ck/big-1'], 'latest': [True]}"
         k.run('%restoreckpt ck').check()
         assert k.run(f'print({BIG_IS.format(expected=ORIGINAL)})').check().stdout.strip() == 'True'
@@ -178,7 +180,8 @@ def foreign(tmp_path_factory) -> Path:
 
 def test_a_tf_train_checkpoint_restores_without_allow_missing(model, foreign):
     keys = dict(tf.train.list_variables(str(foreign / 'tf2' / 'ckpt-1')))
-    assert 'save_counter/.ATTRIBUTES/VARIABLE_VALUE' in keys and '_CHECKPOINTABLE_OBJECT_GRAPH' in keys
+    assert 'save_counter/.ATTRIBUTES/VARIABLE_VALUE' in keys
+    assert '_CHECKPOINTABLE_OBJECT_GRAPH' in keys
     frame = ok(model, f'%inspectckpt {foreign}/tf2/ckpt-1')
     assert frame['status'].tolist() == ['match', 'match']
     ok(model, f'%restoreckpt {foreign}/tf2')
@@ -186,7 +189,8 @@ def test_a_tf_train_checkpoint_restores_without_allow_missing(model, foreign):
 
 
 def test_a_graph_variable_named_save_counter_is_restored_from_it(model, foreign):
-    ok(model, "save_counter = tf.compat.v1.get_variable('save_counter', initializer=tf.constant(0, tf.int64))")
+    ok(model, "save_counter = tf.compat.v1.get_variable('save_counter', "
+              'initializer=tf.constant(0, tf.int64))')
     frame = ok(model, f'%inspectckpt {foreign}/tf2/ckpt-1').set_index('name')
     assert frame.loc['save_counter/.ATTRIBUTES/VARIABLE_VALUE', 'status'] == 'match'
     ok(model, f'%restoreckpt {foreign}/tf2/ckpt-1')
@@ -210,7 +214,8 @@ def strangers(model, tmp_path, foreign):
     ok(model, '%saveckpt ck/good --step 1')
     shutil.copy(foreign / 'm.weights.h5', tmp_path)
     shutil.copy(foreign / 'm.keras', tmp_path)
-    shutil.copytree(foreign / 'saved', tmp_path / 'novars', ignore=shutil.ignore_patterns('variables'))
+    shutil.copytree(foreign / 'saved', tmp_path / 'novars',
+                    ignore=shutil.ignore_patterns('variables'))
     (tmp_path / 'notes.txt').write_text('lesson notes: save after step 100\n')
     (tmp_path / 'empty').mkdir()
     set_values(model, [[7.0, 7.0], [7.0, 7.0]], [7, 7, 7])

@@ -6,9 +6,9 @@ import subprocess
 import pytest
 import tensorflow as tf
 
+from tests.shell import ok, run
 from tfmagic import checkpoints
 from tfmagic.checkpoints import CheckpointError
-from tests.shell import ok, run
 
 MODEL = ("%%tfscope net\n"
          "w = tf.compat.v1.get_variable('w', initializer=np.arange(4000, dtype=np.float32))\n"
@@ -21,7 +21,8 @@ def model(ip, tmp_path, monkeypatch):
     ok(ip, 'import numpy as np')
     ok(ip, MODEL)
     ok(ip, '%saveckpt ck/good --step 1')
-    ok(ip, "tf.compat.v1.get_default_session().run([w.assign(tf.zeros([4000])), b.assign([0, 0, 0])])")
+    ok(ip, 'tf.compat.v1.get_default_session().run('
+           '[w.assign(tf.zeros([4000])), b.assign([0, 0, 0])])')
     return ip
 
 
@@ -36,7 +37,8 @@ def test_truncated_data_file(model, tmp_path):
     result = run(model, '%restoreckpt ck/good-1')
     error = result.error_in_exec
     assert isinstance(error, CheckpointError)
-    assert str(error).startswith('checkpoint data is damaged or truncated: ck/good-1.data-00000-of-00001 (')
+    assert str(error).startswith(
+        'checkpoint data is damaged or truncated: ck/good-1.data-00000-of-00001 (')
     assert '\n' not in str(error)
     assert unchanged(model)
 
@@ -112,7 +114,8 @@ def test_html_names_from_a_crafted_checkpoint_are_escaped(model, tmp_path):
     assert '<img' not in html and '&lt;img src=x onerror=alert(1)&gt;' in html
     result = run(model, f'%restoreckpt {prefix}')
     assert f'{evil}: missing in graph' in str(result.error_in_exec)  # plain text, never HTML
-    listing = model.display_formatter.format(ok(model, f'%ckpts {tmp_path}/crafted'))[0]['text/html']
+    listing = model.display_formatter.format(
+        ok(model, f'%ckpts {tmp_path}/crafted'))[0]['text/html']
     assert '<img' not in listing
 
 
@@ -168,7 +171,8 @@ def test_ram_filesystem_save_list_inspect_restore(model):
     frame = ok(model, '%ckpts ram://tfmagic-test/run')
     assert frame['prefix'].tolist() == ['ram://tfmagic-test/run/model-7']
     assert frame['latest'].tolist() == [True]
-    assert ok(model, '%inspectckpt ram://tfmagic-test/run/model-7')['status'].tolist() == ['match'] * 2
+    frame = ok(model, '%inspectckpt ram://tfmagic-test/run/model-7')
+    assert frame['status'].tolist() == ['match'] * 2
     ok(model, "tf.compat.v1.get_default_session().run(b.assign([1, 1, 1]))")
     ok(model, '%restoreckpt ram://tfmagic-test/run')   # a directory: its latest
     assert ok(model, 'b.eval()').tolist() == [0, 0, 0]

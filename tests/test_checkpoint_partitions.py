@@ -31,8 +31,10 @@ tf.compat.v1.get_default_session().run([
 def embedding(parts: int | None, filled: bool = False) -> str:
     partitioner = (f', partitioner=tf.compat.v1.fixed_size_partitioner({parts})'
                    if parts else '')
-    return ("%%tfscope enc\nimport numpy as np\nemb = tf.compat.v1.get_variable('emb', [10, 4], "
-            f'initializer=tf.compat.v1.zeros_initializer(){partitioner})' + (FILL if filled else ''))
+    return ('%%tfscope enc\nimport numpy as np\n'
+            "emb = tf.compat.v1.get_variable('emb', [10, 4], "
+            f'initializer=tf.compat.v1.zeros_initializer(){partitioner})'
+            + (FILL if filled else ''))
 
 
 def value(ip) -> np.ndarray:
@@ -52,7 +54,7 @@ def saved(ip, tmp_path, capsys):
 
 
 def test_save_counts_one_variable_everywhere(ip, tmp_path, saved):
-    assert saved.startswith(f'Saved 1 variable ') and f'to {tmp_path}/model' in saved
+    assert saved.startswith('Saved 1 variable ') and f'to {tmp_path}/model' in saved
     assert ok(ip, f'%ckpts {tmp_path}')['variables'].tolist() == [1]
     frame = ok(ip, f'%inspectckpt {tmp_path}/model')
     assert frame.to_dict('list') == {'name': ['enc/emb'], 'shape': [(10, 4)],
@@ -105,7 +107,7 @@ def test_vars_subset_saves_the_whole_partitioned_variable(ip, tmp_path):
     ok(ip, "other = tf.compat.v1.get_variable('other', [2])")
     ok(ip, f"%saveckpt {tmp_path}/enc --vars 'enc/*'")
     frame = ok(ip, f'%inspectckpt {tmp_path}/enc')
-    assert dict(zip(frame['name'], frame['status'])) == {
+    assert dict(zip(frame['name'], frame['status'], strict=True)) == {
         'enc/emb': 'match', 'other': 'missing in checkpoint'}
 
 
@@ -125,7 +127,8 @@ PLAIN_RESTORE = '''\
 import numpy as np, tensorflow as tf
 tf.compat.v1.disable_eager_execution()
 with tf.compat.v1.variable_scope('enc'):
-    emb = tf.compat.v1.get_variable('emb', [10, 4], partitioner=tf.compat.v1.fixed_size_partitioner(5))
+    emb = tf.compat.v1.get_variable('emb', [10, 4], \
+partitioner=tf.compat.v1.fixed_size_partitioner(5))
 with tf.compat.v1.Session() as sess:
     tf.compat.v1.train.Saver().restore(sess, {prefix!r})
     print(sess.run(emb.as_tensor()).tolist())

@@ -54,6 +54,7 @@ def kernel(tmp_path_factory):
         yield k
 
 
+@pytest.mark.kernel
 def test_saveckpt_restores_with_a_plain_saver_in_another_process(kernel):
     kernel.run('%tfreset').check()
     kernel.run("a = tf.compat.v1.get_variable('a', initializer=3.5)\n"
@@ -67,10 +68,12 @@ def test_saveckpt_restores_with_a_plain_saver_in_another_process(kernel):
     assert out.strip() == '[np.float32(3.5), np.float32(-1.0)]'
 
 
+@pytest.mark.kernel
 def test_a_plain_saver_checkpoint_from_another_process_restores_with_restoreckpt(kernel):
     plain_python(PLAIN_SAVE.format(prefix='plain/tftcp.model'), kernel.cwd)
     kernel.run('%tfreset').check()
-    kernel.run("a = tf.compat.v1.get_variable('a', [])\nb = tf.compat.v1.get_variable('b', [])").check()
+    kernel.run("a = tf.compat.v1.get_variable('a', [])\n"
+               "b = tf.compat.v1.get_variable('b', [])").check()
     out = kernel.run('%restoreckpt plain').check()
     assert out.stdout.strip() == 'Restored 2 variables from plain/tftcp.model.'
     values = kernel.run('print(tf.compat.v1.get_default_session().run([a, b]))').check()
@@ -83,6 +86,7 @@ CHECK = ("sess = tf.compat.v1.get_default_session()\n"
          "print(all(bool(np.all(sess.run(v) == i)) for i, v in enumerate(vs)))")
 
 
+@pytest.mark.kernel
 def test_a_kernel_killed_mid_save_leaves_the_previous_checkpoint_valid(tmp_path):
     with Kernel(tmp_path, timeout=180) as k:
         k.run(SETUP).check()
@@ -104,7 +108,8 @@ def test_a_kernel_killed_mid_save_leaves_the_previous_checkpoint_valid(tmp_path)
         k.run(SETUP).check()
         k.run('%config TFMagic.auto_init = False').check()
         k.run(BIG).check()
-        listing = k.run("frame = %ckpts ck\nprint(frame[['prefix', 'latest']].to_dict('list'))").check()
+        listing = k.run('frame = %ckpts ck\n'
+                        "print(frame[['prefix', 'latest']].to_dict('list'))").check()
         assert listing.stdout.strip() == "{'prefix': ['ck/big-1'], 'latest': [True]}"
         k.run("%restoreckpt ck").check()
         assert k.run(CHECK).check().stdout.strip() == 'True'

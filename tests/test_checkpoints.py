@@ -7,9 +7,9 @@ import tensorflow as tf
 from IPython.core.error import UsageError
 
 import tfmagic
+from tests.shell import ok, ops_count, run
 from tfmagic import checkpoints
 from tfmagic.checkpoints import CheckpointError
-from tests.shell import ok, ops_count, run
 
 MODEL = ("%%tfscope net\n"
          "w = tf.compat.v1.get_variable('w', initializer=[[1.0, 2.0], [3.0, 4.0]])\n"
@@ -64,7 +64,8 @@ def test_step_vars_and_keep(model, tmp_path):
     assert [f for f in files if f.endswith('.index')] == [
         'other-1.index', 'run-3.index', 'run-4.index', 'run-5.index']
     frame = ok(model, '%ckpts ckpt')
-    assert list(frame.columns) == ['prefix', 'step', 'saved_at', 'size_bytes', 'variables', 'latest']
+    assert list(frame.columns) == [
+        'prefix', 'step', 'saved_at', 'size_bytes', 'variables', 'latest']
     assert frame['prefix'].tolist() == ['ckpt/run-3', 'ckpt/run-4', 'ckpt/run-5', 'ckpt/other-1']
     assert frame['step'].tolist() == [3, 4, 5, 1]
     assert frame['variables'].tolist() == [2, 2, 2, 1]
@@ -185,7 +186,8 @@ def test_dtype_mismatch_and_ref_variables_are_not_half_restored(model):
     ok(model, '%saveckpt')
     ok(model, '%tfreset')
     ok(model, "%%tfscope net\n"
-              "w = tf.compat.v1.get_variable('w', initializer=[[0.0, 0.0], [0.0, 0.0]], use_resource=False)\n"
+              "w = tf.compat.v1.get_variable('w', initializer=[[0.0, 0.0], [0.0, 0.0]], "
+              'use_resource=False)\n'
               "b = tf.compat.v1.Variable([0.0, 0.0, 0.0], name='b', use_resource=False)")
     result = run(model, '%restoreckpt')
     assert 'net/b: dtype int32 in checkpoint, float32 in graph' in str(result.error_in_exec)
@@ -200,7 +202,8 @@ def test_allow_missing_restores_the_matching_subset_and_reports_the_rest(model, 
     capsys.readouterr()
     ok(model, '%restoreckpt --allow-missing')
     out = capsys.readouterr().out
-    assert 'Restored 2 variables from checkpoints/model. Skipped 1: net/extra: missing in checkpoint.' in out
+    assert ('Restored 2 variables from checkpoints/model. '
+            'Skipped 1: net/extra: missing in checkpoint.') in out
     assert values(model)[1].tolist() == [5, 6, 7]
     assert ok(model, 'extra.eval()') == 1.5
 
@@ -218,7 +221,8 @@ def test_inspect_compares_with_the_graph(model):
 
 def test_inspect_stats_reads_the_stored_values(model):
     ok(model, '%saveckpt')
-    set_values(model, [[0.0, 0.0], [0.0, 0.0]], [0, 0, 0])  # the checkpoint's values, not the graph's
+    # the checkpoint's values, not the graph's
+    set_values(model, [[0.0, 0.0], [0.0, 0.0]], [0, 0, 0])
     ok(model, "%%tfscope net\nnew = tf.compat.v1.get_variable('new', [1])")
     stats = ok(model, '%inspectckpt checkpoints --stats').set_index('name')
     assert list(stats.columns) == ['shape', 'dtype', 'status', 'size', 'nbytes',
@@ -283,7 +287,8 @@ def test_checkpoint_errors_render_as_one_line_without_traceback(model, capsys):
     capsys.readouterr()
     run(model, '%restoreckpt nowhere/model')
     out = capsys.readouterr().out
-    assert out.strip() == "CheckpointError: no checkpoint at 'nowhere/model': nowhere/model.index does not exist"
+    assert out.strip() == ("CheckpointError: no checkpoint at 'nowhere/model': "
+                           'nowhere/model.index does not exist')
 
 
 def test_state_file_forgot_a_checkpoint(model, tmp_path):
@@ -337,7 +342,8 @@ def test_the_shortcut_for_the_graphs_own_checkpoint_agrees_with_the_general_path
     expected = (['net/b', 'net/w'], ['net/b', 'net/w'], [(3,), (2, 2)],
                 ['int32', 'float32'], ['match', 'match'])
     assert columns(shortcut) == columns(general) == expected
-    assert [e.variable for e in shortcut.entries()] == [tfmagic.tracker().variable(n) for n in ('net/b', 'net/w')]
+    assert [e.variable for e in shortcut.entries()] == [
+        tfmagic.tracker().variable(n) for n in ('net/b', 'net/w')]
 
 
 def test_a_checkpoint_that_differs_in_every_way_is_listed_in_name_order(saved, tmp_path):
@@ -354,7 +360,9 @@ def test_a_checkpoint_that_differs_in_every_way_is_listed_in_name_order(saved, t
 
 
 def test_the_graph_index_follows_new_variables_and_resets(saved):
-    statuses = lambda: ok(saved, '%inspectckpt checkpoints/model').set_index('name')['status'].to_dict()  # noqa: E731
+    def statuses():
+        return ok(saved, '%inspectckpt checkpoints/model').set_index('name')['status'].to_dict()
+
     assert statuses() == {'net/b': 'match', 'net/w': 'match'}
     ok(saved, "%%tfscope net\nextra = tf.compat.v1.get_variable('extra', [4])")
     assert statuses() == {'net/b': 'match', 'net/extra': 'missing in checkpoint', 'net/w': 'match'}
@@ -398,7 +406,7 @@ def test_two_keys_for_one_variable_the_first_in_key_order_counts(saved, tmp_path
     write(tmp_path / 'two', {'net/w': [[9.0, 9.0], [9.0, 9.0]], 'old/w': [[0.0, 0.0], [0.0, 0.0]],
                              'net/b': [1, 2, 3]})
     comparison = tfmagic.checkpointer().compare(str(tmp_path / 'two'), {'old': 'net'})
-    assert list(zip(comparison.key, comparison.name, comparison.status)) == [
+    assert list(zip(comparison.key, comparison.name, comparison.status, strict=True)) == [
         ('net/b', 'net/b', 'match'), ('net/w', 'net/w', 'match'),
         ('old/w', 'net/w', 'missing in graph')]
     ok(saved, f'%restoreckpt {tmp_path}/two --map old=net --allow-missing')

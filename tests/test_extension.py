@@ -3,8 +3,8 @@
 import tensorflow as tf
 
 import tfmagic
-from tfmagic.cellhooks import RESET_GUARD
 from tests.shell import ok, run
+from tfmagic.cellhooks import RESET_GUARD
 
 MAGICS = {('line', 'vars'), ('line', 'tfreset'), ('cell', 'tfscope'), ('line', 'saveckpt'),
           ('line', 'restoreckpt'), ('line', 'ckpts'), ('line', 'inspectckpt'), ('line', 'tfpanel')}

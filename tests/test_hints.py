@@ -67,8 +67,9 @@ def test_already_exists_names_the_cell_and_the_fixes(ip, capsys):
     assert 'already exists, disallowed' in str(error)
     assert _hint_first(out) == [
         f'tfmagic: layer/w already exists: get_variable created it in cell [{cell}].',
-        ("  To share it, run the cell with %%tfscope layer --reuse, or in code use "
-         "variable_scope('layer', reuse=tf.compat.v1.AUTO_REUSE), which also creates what is missing."),
+        ('  To share it, run the cell with %%tfscope layer --reuse, or in code use '
+         "variable_scope('layer', reuse=tf.compat.v1.AUTO_REUSE), "
+         'which also creates what is missing.'),
         '  To start over with a fresh graph instead, run %tfreset.']
     assert out.count(hints.PREFIX) == 1
 
@@ -114,8 +115,10 @@ def test_missing_variable_suggests_similar_names(ip, capsys):
 def test_sharing_with_another_shape_names_both_shapes_and_the_cell(ip, capsys):
     ok(ip, "%%tfscope s\nv = tf.compat.v1.get_variable('v', [1])")
     cell = ip.execution_count - 1
-    error, out = _fails(ip, capsys, "%%tfscope s --reuse\nw = tf.compat.v1.get_variable('v', [2, 3])")
-    assert str(error) == 'Trying to share variable s/v, but specified shape (2, 3) and found shape (1,).'
+    error, out = _fails(ip, capsys,
+                        "%%tfscope s --reuse\nw = tf.compat.v1.get_variable('v', [2, 3])")
+    assert str(error) == ('Trying to share variable s/v, '
+                          'but specified shape (2, 3) and found shape (1,).')
     assert _hint_first(out) == [
         (f'tfmagic: s/v exists with shape (1,) (get_variable created it in cell [{cell}]), '
          'but this call asks for shape (2, 3).'),
@@ -137,7 +140,8 @@ def test_reusing_a_partitioned_variable_with_another_shape(ip, capsys):
     ok(ip, "p = tf.compat.v1.get_variable('p', [10, 2], "
            'partitioner=tf.compat.v1.fixed_size_partitioner(2))')
     error, hint = _hinted(
-        ip, capsys, "with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), reuse=True):\n"
+        ip, capsys, 'with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(), '
+                    'reuse=True):\n'
                     "    tf.compat.v1.get_variable('p', [12, 2], "
                     'partitioner=tf.compat.v1.fixed_size_partitioner(2))')
     assert str(error).startswith('Trying to reuse partitioned variable p, but specified shape')
@@ -150,7 +154,8 @@ def test_get_variable_in_a_name_scope_cell_says_name_scopes_are_ignored(ip, caps
     created = ip.execution_count - 1
     assert ok(ip, 'x.op.name') == 'x'
     _, hint = _hinted(ip, capsys, cell)
-    assert hint.startswith(f'tfmagic: x already exists (get_variable created it in cell [{created}]): '
+    assert hint.startswith('tfmagic: x already exists '
+                           f'(get_variable created it in cell [{created}]): '
                            'get_variable ignores name scopes')
     assert 'it names the variable x, not blk/x' in hint
     assert 'Run the cell with %%tfscope blk (a variable scope)' in hint
@@ -189,7 +194,8 @@ def test_with_auto_init_off_the_hint_says_how_to_initialize(ip, capsys, use):
     ok(ip, GET_V)
     error, hint = _hinted(ip, capsys, use)
     assert raised_in_managed_session(error)
-    assert 'with %config TFMagic.auto_init = False, tfmagic does not initialize new variables' in hint
+    assert ('with %config TFMagic.auto_init = False, tfmagic does not initialize new variables'
+            in hint)
     assert 'sess.run(tf.compat.v1.global_variables_initializer())' in hint
     assert 'v.initializer.run()' in hint
     assert '%config TFMagic.auto_init = True' in hint
@@ -236,7 +242,8 @@ def test_an_initializer_that_reads_a_placeholder_says_what_to_feed(ip, capsys):
 
 STALE_USES = {
     'The Session graph is empty': 'tf.compat.v1.get_default_session().run(v)',
-    'is not an element of this graph': "w = tf.constant(1.0)\ntf.compat.v1.get_default_session().run(v)",
+    'is not an element of this graph': ('w = tf.constant(1.0)\n'
+                                        'tf.compat.v1.get_default_session().run(v)'),
     'must be from the same graph': "w = tf.constant([1.0])\nv + w",
     "graph is different from the session's graph": 'v.eval()',
 }
@@ -279,7 +286,8 @@ def test_numpy_in_a_graph_cell_says_to_evaluate_in_the_session(ip, capsys, value
     ok(ip, 'tf.compat.v1.get_default_session().run(x)')
 
 
-@pytest.mark.parametrize('use', ['for item in ds:\n    pass', 'list(ds)', 'list(ds.as_numpy_iterator())'])
+@pytest.mark.parametrize('use', ['for item in ds:\n    pass', 'list(ds)',
+                                 'list(ds.as_numpy_iterator())'])
 def test_iterating_a_dataset_in_a_graph_cell_says_to_use_an_iterator(ip, capsys, use):
     _, hint = _hinted(ip, capsys, f'ds = tf.data.Dataset.range(3)\n{use}')
     assert 'a tf.data.Dataset cannot be iterated in Python' in hint
@@ -350,7 +358,8 @@ def test_a_syntax_error_is_shown_as_one(ip, capsys):
 def test_a_usage_error_is_one_line(ip, capsys):
     error, out = _fails(ip, capsys, "%%tfscope blk --name-scope --reuse\nx = 1")
     assert isinstance(error, UsageError)
-    assert out.strip() == 'UsageError: --reuse applies to variable scopes; drop it or drop --name-scope'
+    assert out.strip() == ('UsageError: --reuse applies to variable scopes; '
+                           'drop it or drop --name-scope')
 
 
 def test_an_exception_that_renders_its_own_traceback_keeps_it(ip, capsys):

@@ -12,6 +12,8 @@ import pytest
 
 from tests.kernel import Kernel, Result, strip_ansi
 
+pytestmark = pytest.mark.kernel
+
 #: The lines of an error output a notebook shows without scrolling.
 VISIBLE = 15
 

@@ -10,11 +10,14 @@ import pytest
 
 from tests.kernel import Kernel
 
+pytestmark = pytest.mark.kernel
+
 LOAD_AND_BUILD = '''\
 %load_ext tfmagic
 import json
 import tensorflow as tf
 import tfmagic
+
 v = tf.compat.v1.get_variable('v', initializer=[1.0, 2.0])
 print(json.dumps(tf.compat.v1.get_default_session().run(v).tolist()))
 '''

@@ -14,12 +14,15 @@ import pytest
 
 from tests.kernel import Kernel, Result, strip_ansi
 
+pytestmark = pytest.mark.kernel
+
 SETUP = '''\
 %load_ext tfmagic
 import json
 import pandas as pd
 import tensorflow as tf
 import tfmagic
+
 
 def _vars_json(line=''):
     """Print the %vars table as JSON records."""
@@ -217,7 +220,8 @@ print(json.dumps(sorted(node.name for node in graph_def.node)))
 
 def test_sharing_with_tfscope_reuse(k):
     made = ok(k, "%%tfscope layer1\nw = tf.compat.v1.get_variable('w', [3, 3])")
-    again = ok(k, "%%tfscope layer1 --reuse\nw_again = tf.compat.v1.get_variable('w')\nw_again is w")
+    again = ok(k, '%%tfscope layer1 --reuse\n'
+                  "w_again = tf.compat.v1.get_variable('w')\nw_again is w")
     auto = ok(k, "%%tfscope layer1 --reuse auto\n"
                  "w_auto = tf.compat.v1.get_variable('w', [3, 3])\nw_auto is w")
     assert again.plain == auto.plain == 'True'
@@ -247,7 +251,8 @@ def test_already_exists_error_explained(k):
     again = fails(k, "%%tfscope layer\nw = tf.compat.v1.get_variable('w', [2])",
                   'ValueError', 'Variable layer/w already exists, disallowed')
     text = hint(again)
-    assert f'layer/w already exists: get_variable created it in cell [{made.execution_count}]' in text
+    assert ('layer/w already exists: '
+            f'get_variable created it in cell [{made.execution_count}]') in text
     assert '%%tfscope layer --reuse' in text and 'AUTO_REUSE' in text and '%tfreset' in text
     assert sorted(variables(k)) == ['layer/w', 'var']  # the failed cells made nothing
 

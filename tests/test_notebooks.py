@@ -27,8 +27,18 @@ import nbformat
 import pytest
 
 from tests.kernel import strip_ansi
-from tests.lessons import (NOTEBOOKS, NOTEBOOKS_DIR, SOLUTIONS, TF_LOG_LINE, execute,
-                           executed, tagged, text_of)
+from tests.lessons import (
+    NOTEBOOKS,
+    NOTEBOOKS_DIR,
+    SOLUTIONS,
+    TF_LOG_LINE,
+    execute,
+    executed,
+    tagged,
+    text_of,
+)
+
+pytestmark = pytest.mark.kernel
 
 __all__ = ['executed']  # the shared session fixture, used below
 
@@ -180,7 +190,8 @@ def test_lesson_02_teaches_which_names_get_the_prefix(executed):
         'block/m': ('block', 'tf.Variable'),
         'encoder/steps': ('encoder', 'tf.Variable'), 'encoder/w': ('encoder', 'get_variable'),
         'scope_name/a': ('scope_name', 'tf.Variable'),
-        'scope_vars/a': ('scope_vars', 'tf.Variable'), 'scope_vars/b': ('scope_vars', 'get_variable')}
+        'scope_vars/a': ('scope_vars', 'tf.Variable'),
+        'scope_vars/b': ('scope_vars', 'get_variable')}
 
     # the panel: scopes opened from code, b outside scope_name, marks for tf.Variable
     cell = tagged(nb, 'scoping').execution_count
@@ -234,7 +245,8 @@ def test_lesson_03_teaches_sharing_and_its_errors(executed):
     cell = tagged(nb, 'does-not-exist')
     error = error_of(cell)
     assert (error.ename, error.evalue.split('. ')[0]) == (
-        'ValueError', 'Variable tower/scale does not exist, or was not created with tf.get_variable()')
+        'ValueError',
+        'Variable tower/scale does not exist, or was not created with tf.get_variable()')
     assert stdout_of(cell).startswith(
         'tfmagic: No variable named tower/scale exists; with reuse=True, '
         'get_variable only returns existing ones.')
@@ -247,7 +259,8 @@ def test_lesson_03_teaches_sharing_and_its_errors(executed):
     # error 2 for a tf.Variable: it exists, but get_variable cannot return it
     counter = tagged(nb, 'counter').execution_count
     cell = tagged(nb, 'not-reusable')
-    assert error_of(cell).evalue.startswith('Variable stats/count does not exist, or was not created')
+    assert error_of(cell).evalue.startswith(
+        'Variable stats/count does not exist, or was not created')
     assert stdout_of(cell).startswith(
         f'tfmagic: stats/count exists, but tf.Variable created it in cell [{counter}], '
         'so get_variable can never return it.')
@@ -266,7 +279,8 @@ def test_lesson_03_teaches_sharing_and_its_errors(executed):
                          'variable-in-reuse')}
     assert rows == {
         'tower/kernel': ('get_variable', dense, 5,
-                         [cells['reuse-true'], cells['tfscope-reuse'], cells['auto-reuse']], 'reused'),
+                         [cells['reuse-true'], cells['tfscope-reuse'], cells['auto-reuse']],
+                         'reused'),
         'tower/bias': ('get_variable', dense, 2,
                        [cells['reuse-true'], cells['tfscope-reuse']], 'reused'),
         'tower/scale': ('get_variable', cells['auto-reuse'], 0, [], 'not reused'),
@@ -331,7 +345,8 @@ def test_lesson_04_teaches_checkpoints(executed):
     assert text_of(tagged(nb, 'map')) == 'Restored 2 variables from checkpoints/model-2.\n'
     assert text_of(tagged(nb, 'map-values')) == 'True'
     assert text_of(tagged(nb, 'allow-missing')) == (
-        'Restored 2 variables from checkpoints/model-2. Skipped 1: head/w: missing in checkpoint.\n')
+        'Restored 2 variables from checkpoints/model-2. '
+        'Skipped 1: head/w: missing in checkpoint.\n')
     assert text_of(tagged(nb, 'head-values')) == '[[0.1]\n [0.2]]\n'
 
     # the files on disk: the four of each checkpoint, the state file, the exercise's

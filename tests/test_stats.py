@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.shell import ok
 from tfmagic import stats
 from tfmagic.stats import CHUNK_ELEMENTS, value_stats
-from tests.shell import ok
 
 RTOL = 1e-12
 
@@ -239,7 +239,8 @@ def test_vars_stats_of_bfloat16_and_float16_variables(ip):
            "b = tf.compat.v1.get_variable('b', [40, 50], dtype=tf.bfloat16,\n"
            "    initializer=tf.compat.v1.random_normal_initializer(5.0, 2.0))")
     frame = ok(ip, '%vars --stats').set_index('name')
-    values = dict(zip(['h', 'b'], ok(ip, 'tf.compat.v1.get_default_session().run([h, b])')))
+    values = dict(zip(['h', 'b'], ok(ip, 'tf.compat.v1.get_default_session().run([h, b])'),
+                      strict=True))
     for name, value in values.items():
         row = frame.loc[name]
         want = numpy_stats(value)

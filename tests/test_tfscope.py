@@ -12,15 +12,18 @@ BODY = ("a = tf.compat.v1.Variable(1, name='a')\n"
 
 
 def test_variable_scope_prefixes_everything(ip):
-    assert ok(ip, '%%tfscope scope_vars\n' + BODY) == ['scope_vars/a', 'scope_vars/b', 'scope_vars/c']
+    assert ok(ip, '%%tfscope scope_vars\n' + BODY) == [
+        'scope_vars/a', 'scope_vars/b', 'scope_vars/c']
 
 
 def test_name_scope_is_ignored_by_get_variable(ip):
-    assert ok(ip, '%%tfscope scope_name --name-scope\n' + BODY) == ['scope_name/a', 'b', 'scope_name/c']
+    assert ok(ip, '%%tfscope scope_name --name-scope\n' + BODY) == [
+        'scope_name/a', 'b', 'scope_name/c']
 
 
 def test_nested_scope_path(ip):
-    assert ok(ip, "%%tfscope net/layer1\ntf.compat.v1.get_variable('w', [1]).op.name") == 'net/layer1/w'
+    assert ok(ip, "%%tfscope net/layer1\ntf.compat.v1.get_variable('w', [1]).op.name") == (
+        'net/layer1/w')
 
 
 def test_reuse_true_returns_the_same_variable_and_counts_it(ip):
@@ -57,7 +60,8 @@ def test_line_magics_work_inside_the_cell(ip):
 
 
 def test_an_exception_inside_leaves_the_scope_stack_at_the_root(ip, ws):
-    result = run(ip, "%%tfscope broken\nq = tf.compat.v1.get_variable('q', [1])\nraise RuntimeError('inside')")
+    result = run(ip, "%%tfscope broken\nq = tf.compat.v1.get_variable('q', [1])\n"
+                     "raise RuntimeError('inside')")
     assert isinstance(result.error_in_exec, RuntimeError)
     ok(ip, "scope = tf.compat.v1.get_variable_scope().name\n"
            "name_scope = tf.compat.v1.get_default_graph().get_name_scope()\n"

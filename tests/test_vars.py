@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
-from tfmagic.tables import STATS_COLUMNS, VARIABLE_COLUMNS
 from tests.shell import ok, ops_count
+from tfmagic.tables import STATS_COLUMNS, VARIABLE_COLUMNS
 
 COLUMNS = ['name', 'scope', 'shape', 'dtype', 'trainable', 'created_by', 'created_in',
            'reuses', 'reused_in', 'reuse_status', 'initialized', 'partitions', 'slot_of',

@@ -58,9 +58,8 @@ def load_ipython_extension(shell) -> None:
     if _magics is not None:  # loaded into another shell before: detach it first
         unload_ipython_extension(_magics.shell)
     ws = Workspace()
-    tracker = VariableTracker(ws)
-    hooks = CellHooks(shell, ws, tracker)
-    magics = TFMagic(shell, hooks, Checkpointer(tracker))
+    hooks = CellHooks(shell, ws, VariableTracker(ws))
+    magics = TFMagic(shell, hooks, Checkpointer(hooks.tracker))
     shell.register_magics(magics)
     hooks.register()
     _magics = magics

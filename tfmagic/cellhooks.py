@@ -14,7 +14,7 @@ graphs"); an AST transformer routes that call to :meth:`Workspace.reset`.
 from __future__ import annotations
 
 import ast
-from typing import Callable
+from collections.abc import Callable
 
 import IPython
 import tensorflow as tf

@@ -19,9 +19,9 @@ from types import TracebackType
 import tensorflow as tf
 
 from .tracking import CREATED_BY_VARIABLE, CellReport, VariableRecord, VariableTracker
+from .wording import PREFIX, plural
 from .workspace import raised_in_managed_session
 
-PREFIX = 'tfmagic: '
 AUTO_REUSE = 'reuse=tf.compat.v1.AUTO_REUSE'
 INIT_ALL = 'sess.run(tf.compat.v1.global_variables_initializer())'
 DEFAULT_SESSION = 'sess = tf.compat.v1.get_default_session()'
@@ -111,7 +111,8 @@ def explain_error(error: BaseException | None, tracker: VariableTracker,
         return _lines(
             'reset_default_graph() cannot clear the managed graph from here: inside a `with` '
             'block, or called under another name.',
-            'Call tf.compat.v1.reset_default_graph() at the top level of the cell, or run %tfreset.')
+            'Call tf.compat.v1.reset_default_graph() at the top level of the cell, '
+            'or run %tfreset.')
     return None
 
 
@@ -197,9 +198,11 @@ def _does_not_exist(name: str, tracker: VariableTracker) -> str:
     if record is not None and record.created_by == CREATED_BY_VARIABLE:
         return _lines(
             f'{name} exists, but {_where(record)}, so get_variable can never return it.',
-            f"To share a variable, create it with tf.compat.v1.get_variable({name.rpartition('/')[2]!r}, ...).")
+            'To share a variable, create it with '
+            f"tf.compat.v1.get_variable({name.rpartition('/')[2]!r}, ...).")
     similar = difflib.get_close_matches(name, list(records), n=_MAX_NAMES)
-    lines = [f'No variable named {name} exists; with reuse=True, get_variable only returns existing ones.',
+    lines = [f'No variable named {name} exists; with reuse=True, get_variable only returns '
+             'existing ones.',
              f'Create it first without reuse, or use {AUTO_REUSE} (creates it when missing).']
     if similar:
         lines.append(f'Similar names in the graph: {_names(similar)}.')
@@ -343,8 +346,7 @@ RESET_NOTE = _lines(
 
 def unloaded(count: int) -> str:
     """Said by ``%unload_ext`` and ``%reload_ext``."""
-    variables = 'variable' if count == 1 else 'variables'
-    return (f'{PREFIX}unloaded; the managed graph and its {count} {variables} are gone '
+    return (f'{PREFIX}unloaded; the managed graph and its {plural(count, "variable")} are gone '
             '(%load_ext or %reload_ext starts a new graph: re-run the cells that build it).')
 
 PANEL_NEEDS_JUPYTER = f'{PREFIX}%tfpanel needs Jupyter (a kernel with widgets); here is %vars.'

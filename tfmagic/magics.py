@@ -9,15 +9,16 @@ import shlex
 
 import tensorflow as tf
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import (Magics, cell_magic, line_magic, magics_class,
+                                output_can_be_silenced)
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Int, Unicode, observe
 
 from . import checkpoints, hints, tables
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer
-from .hints import PREFIX
 from .panel import VariableBrowser
+from .wording import PREFIX, plural
 from .workspace import WorkspaceError
 
 # TensorFlow's rule for a name scope opened at the root of a graph
@@ -63,8 +64,8 @@ def parse(magic, line: str):
 
 def run_cell_body(shell, cell: str):
     """Run ``cell`` in the user namespace as a cell body and return the value
-    of its last expression (``None`` if it has none or ends with ``;``), which
-    IPython then displays as the cell's result -- the approach of ``%%time``."""
+    of its last expression (``None`` if it has none), which IPython then
+    displays as the cell's result -- the approach of ``%%time``."""
     tree = shell.transform_ast(shell.compile.ast_parse(shell.transform_cell(cell)))
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -74,8 +75,7 @@ def run_cell_body(shell, cell: str):
     exec(shell.compile(tree, filename, 'exec'), namespace)
     if last is None:
         return None
-    value = eval(shell.compile(last, filename, 'eval'), namespace)
-    return None if cell.rstrip().endswith(';') else value
+    return eval(shell.compile(last, filename, 'eval'), namespace)
 
 
 @magics_class
@@ -83,8 +83,9 @@ class TFMagic(Magics):
     """tfmagic's magics and configuration (``%config TFMagic``)."""
 
     auto_init = Bool(True, help=(
-        'Initialize the variables a cell creates once it has run. Turn off to '
-        'see TensorFlow\'s "uninitialized value" error.')).tag(config=True)
+        'Initialize new variables just before the session first runs anything '
+        'after their creation (in the cell that creates them). Turn off to see '
+        'TensorFlow\'s "uninitialized value" error.')).tag(config=True)
 
     checkpoint_dir = Unicode('checkpoints', help=(
         'Directory of %saveckpt\'s default prefix (DIR/model) and of %restoreckpt\'s '
@@ -108,6 +109,7 @@ class TFMagic(Magics):
     def _auto_init_changed(self, change) -> None:
         self.workspace.auto_init = change['new']
 
+    @output_can_be_silenced  # a trailing ';' (a comment may follow) hides the result
     @magic_arguments()
     @argument('scope', help='variable scope (or name scope) to run the cell in, e.g. layer1')
     @argument('--reuse', nargs='?', const='true', choices=sorted(_REUSE_MODES),
@@ -182,8 +184,7 @@ class TFMagic(Magics):
             self.workspace.reset()
         except WorkspaceError as err:
             raise UsageError(f'%tfreset: {err}') from None
-        print(f'{PREFIX}new graph and session; {count} variable'
-              f"{'' if count == 1 else 's'} dropped.")
+        print(f'{PREFIX}new graph and session; {plural(count, "variable")} dropped.')
 
     @magic_arguments()
     @line_magic
@@ -226,7 +227,7 @@ class TFMagic(Magics):
         keep = self.max_to_keep if args.keep is None else args.keep
         if keep < 0:
             raise UsageError('--keep must be 0 (keep all) or more')
-        prefix = args.prefix or checkpoints.join(self.checkpoint_dir, 'model')
+        prefix = args.prefix or checkpoints.default_prefix(self.checkpoint_dir)
         print(self.checkpointer.save(prefix, step=args.step, pattern=args.pattern, keep=keep))
 
     @magic_arguments()
@@ -277,7 +278,8 @@ class TFMagic(Magics):
             checkpoints.list_checkpoints(args.directory or self.checkpoint_dir))
 
     @magic_arguments()
-    @argument('prefix', metavar='PREFIX', help='a checkpoint prefix, one of its files, or a directory')
+    @argument('prefix', metavar='PREFIX',
+              help='a checkpoint prefix, one of its files, or a directory')
     @argument('--stats', action='store_true',
               help='also read the stored values: size, nbytes, min, max, mean and std of each')
     @line_magic

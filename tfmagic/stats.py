@@ -10,7 +10,8 @@ makes a float64 temporary twice the value's size).
 from __future__ import annotations
 
 import math
-from typing import Iterator, NamedTuple, Sequence
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import operator
-from typing import Iterable, Iterator, Sequence, Union
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ _BY_NAME = operator.attrgetter('record.name')
 
 #: A variable's value as the statistics take it: one array, a partitioned
 #: variable's parts, or None for a variable without a value.
-Value = Union[np.ndarray, list, None]
+Value = np.ndarray | list | None
 
 
 def in_scope(name: str, scope: str) -> bool:
@@ -138,7 +138,7 @@ def inspect_frame(comparison: Comparison,
     one at a time (see :func:`checkpoints.read_values`)."""
     keys = comparison.key
     if None in keys:  # a graph variable missing in the checkpoint: its graph name
-        keys = [n if k is None else k for n, k in zip(comparison.name, keys)]
+        keys = [n if k is None else k for n, k in zip(comparison.name, keys, strict=True)]
     frame = pd.DataFrame({
         'name': keys,
         'shape': comparison.shape,

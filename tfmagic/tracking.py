@@ -371,7 +371,7 @@ class VariableTracker:
             ws = self.workspace
             trainable = ws.trainable_ids()
             return [VariableInfo(self.record(v), (v,), id(v) in trainable, flag)
-                    for v, flag in zip(variables, ws.initialized(variables))]
+                    for v, flag in zip(variables, ws.initialized(variables), strict=True)]
         groups = self.groups(variables)
         ws = self.workspace
         trainable = ws.trainable_ids()

@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import OrderedDict
-from typing import Callable, ContextManager, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 
 import numpy as np
 import tensorflow as tf
@@ -126,7 +127,7 @@ class Workspace:
 
     def __init__(self, config: tf.compat.v1.ConfigProto | None = None):
         self._config = config
-        self._cell_contexts: list[Callable[[], ContextManager]] = []
+        self._cell_contexts: list[Callable[[], AbstractContextManager]] = []
         self._reset_listeners: list[Callable[[Workspace], None]] = []
         self._active: contextlib.ExitStack | None = None
         self._auto_init = True
@@ -156,6 +157,10 @@ class Workspace:
         """The session on :attr:`graph`, created on first use, and again if
         user code closed it (``with tf.compat.v1.get_default_session() as s:``
         does); variables then start without values, as in any new session."""
+        return self._open_session()
+
+    def _open_session(self) -> ManagedSession:
+        """The session, replaced (with what is known about it) if closed."""
         if self._session is None or getattr(self._session, '_closed', False):
             self._session = ManagedSession(self._before_run, self.graph, self._config)
             self._known_initialized.clear()
@@ -219,17 +224,17 @@ class Workspace:
         if not failures:
             return []
         still = self.initialized([var for var, _ in failures])
-        return [failure for failure, ok in zip(failures, still) if not ok]
+        return [failure for failure, ok in zip(failures, still, strict=True) if not ok]
 
     @property
     def active(self) -> bool:
         return self._active is not None
 
-    def add_cell_context(self, factory: Callable[[], ContextManager]) -> None:
+    def add_cell_context(self, factory: Callable[[], AbstractContextManager]) -> None:
         """Enter ``factory()`` inside the graph and session for every cell."""
         self._cell_contexts.append(factory)
 
-    def remove_cell_context(self, factory: Callable[[], ContextManager]) -> None:
+    def remove_cell_context(self, factory: Callable[[], AbstractContextManager]) -> None:
         if factory in self._cell_contexts:
             self._cell_contexts.remove(factory)
 
@@ -325,14 +330,14 @@ class Workspace:
         A variable once initialized stays so for the session's life, so only
         variables not yet seen initialized are asked about, in one run.
         """
-        self.session  # a session user code closed is replaced, and with it what is known
+        self._open_session()  # a closed one is replaced: nothing known holds for the new one
         known = self._known_initialized
         flags = [id(v) in known for v in variables]
         if all(flags):
             return flags
-        unknown = [v for v, flag in zip(variables, flags) if not flag]
+        unknown = [v for v, flag in zip(variables, flags, strict=True) if not flag]
         checks = self._run_cached([self._initialized_check(v) for v in unknown])
-        known.update(id(v) for v, flag in zip(unknown, checks) if flag)
+        known.update(id(v) for v, flag in zip(unknown, checks, strict=True) if flag)
         return [id(v) in known for v in variables]
 
     def mark_initialized(self, variables: Iterable[tf.Variable]) -> None:
@@ -370,7 +375,9 @@ class Workspace:
         """
         fresh_ids = set(map(id, fresh))
         unknown = [v for v in variables if id(v) not in fresh_ids]
-        has_value = dict(zip(map(id, unknown), self.initialized(unknown))) if unknown else {}
+        has_value = {}
+        if unknown:
+            has_value = dict(zip(map(id, unknown), self.initialized(unknown), strict=True))
         pending = [v for v in variables if not has_value.get(id(v), False)]
         if not pending:
             return []
@@ -409,7 +416,7 @@ class Workspace:
             yield from self._run_cached(batch)
 
     def _run_cached(self, fetches: list) -> list:
-        session = self.session  # first: replacing a closed session drops its callables
+        session = self._open_session()  # first: replacing a closed one drops its callables
         key = tuple(map(id, fetches))
         run = self._callables.get(key)
         if run is None:
