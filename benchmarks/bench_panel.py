@@ -5,8 +5,9 @@ Both use the 10,000-variable graph of bench_checkpoints (``s0/v0`` ...
 ``s99/v99``: 100 scopes of 100 float32 [10] variables, created in a tracked
 cell, initialized, built once untimed and shared with ``inspect_10k``).
 
-``panel_open_10k``: ``shell.run_line_magic('tfpanel', '')`` -- constructing
-the ``VariableBrowser`` and its first refresh and render (every record put
+``panel_open_10k``: what ``%tfpanel`` does in Jupyter (``TFMagic.open_panel``:
+the terminal check aside) -- constructing the ``VariableBrowser`` and its
+first refresh and render (every record put
 into the scope tree, the 100 collapsed scope rows set as the tree's options,
 the checkpoint list) -- vs the plain listing a user would write
 (``pd.DataFrame`` over ``global_variables()``, as in bench_vars), with
@@ -80,7 +81,7 @@ def bench_open(ctx: Context) -> Result:
             opened.pop().close()
 
     def tfmagic_run(i):
-        opened.append(shell.run_line_magic('tfpanel', ''))
+        opened.append(magics.open_panel())
 
     def plain_run(i):
         with graph.as_default():

@@ -20,6 +20,7 @@ from tests.kernel import Kernel
 from tests.shell import ok, ops_count, run
 from tfmagic import checkpoints
 from tfmagic.checkpoints import CheckpointError, SaveInterrupted
+from tfmagic.checkpoints.files import interrupts_deferred
 
 MODEL = ("%%tfscope net\n"
          "w = tf.compat.v1.get_variable('w', initializer=[[1.0, 2.0], [3.0, 4.0]])\n"
@@ -129,7 +130,7 @@ def test_an_interrupted_save_in_a_kernel(tmp_path):
 def test_an_interrupt_in_the_commit_step_waits_until_it_is_done():
     handler = signal.getsignal(signal.SIGINT)
     steps = []
-    with pytest.raises(KeyboardInterrupt), checkpoints._interrupts_deferred():
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
         signal.raise_signal(signal.SIGINT)
         steps.append('after the signal')
     assert steps == ['after the signal']

@@ -40,6 +40,9 @@ _NORMALIZE = [
     (re.compile(r'\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?'),
      '<time>'),
     (re.compile(r'tfevents\.\d+(?:\.[\w.-]+)?'), 'tfevents.<time>'),
+    # when each checkpoint was saved, in the state file (seconds since 1970)
+    (re.compile(r'(?m)^(all_model_checkpoint_timestamps|last_preserved_timestamp): [\d.e+]+$'),
+     r'\1: <time>'),
     (re.compile(r'(?m)^(CPU times|Wall time):.*$'), r'\1: <timing>'),
     (re.compile(r'\b\d+(?:\.\d+)? ?(?:ns|µs|us|ms)\b'), '<timing>'),
 ]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import tfmagic
+from tests.shell import ok
 from tfmagic.panel import ScopeTree, VariableBrowser, histogram_svg
 from tfmagic.tracking import VariableRecord
-from tests.shell import ok
 
 MODEL = ("%%tfscope layer1\n"
          "w = tf.compat.v1.get_variable('w', initializer=[[1.0, 2.0], [3.0, 4.0]])\n"

@@ -34,6 +34,8 @@ import pytest
 
 sync_api = pytest.importorskip('playwright.sync_api')
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = '/usr/bin/chromium'
 CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic',
                  '--no-first-run', '--disable-background-networking',
@@ -278,15 +280,18 @@ def select_row(page, selector: str, text: str) -> None:
 
 
 def details_table(page) -> dict[str, str]:
+    """The selected variable's columns in the details: name -> value."""
     return page.evaluate(f"""() => Object.fromEntries(
         [...document.querySelectorAll('{DETAILS} table.tfmagic-columns tr')]
-            .map(tr => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]))""")
+            .map(tr => [tr.querySelector('th').textContent,
+                        tr.querySelector('td').textContent]))""")
 
 
 def parts_table(page) -> list[list[str]]:
     """The rows of a partitioned variable's parts in the details, header first."""
-    return page.evaluate(f"""() => [...document.querySelectorAll('{DETAILS} table.tfmagic-parts tr')]
-        .map(tr => [...tr.cells].map(c => c.textContent))""")
+    return page.evaluate(f"""() => [
+        ...document.querySelectorAll('{DETAILS} table.tfmagic-parts tr')]
+            .map(tr => [...tr.cells].map(c => c.textContent))""")
 
 
 def execution_count(page, index: int) -> int:
@@ -411,9 +416,11 @@ def test_tfpanel_in_jupyterlab(page, lab):
     filter_box = page.locator('.tfmagic-panel input[placeholder^="filter:"]')
     filter_box.fill('kern')
     rows = wait_for_options(page, TREE_OPTIONS, 'rows => rows.length === 2', 'the filtered tree')
-    assert [r.strip() for r in rows] == ['▾ layer2/', 'kernel  [4, 2] float32  get_variable [3]'], rows
+    assert [r.strip() for r in rows] == [
+        '▾ layer2/', 'kernel  [4, 2] float32  get_variable [3]'], rows
     filter_box.fill('layer1/*')
-    rows = wait_for_options(page, TREE_OPTIONS, "rows => rows.length === 3 && rows[1].includes('b')",
+    rows = wait_for_options(page, TREE_OPTIONS,
+                            "rows => rows.length === 3 && rows[1].includes('b')",
                             'the glob-filtered tree')
     assert [r.strip().split()[:2] for r in rows] == [['▾', 'layer1/'], ['⊘', 'b'], ['↻', 'w']], rows
     filter_box.fill('')
@@ -473,7 +480,7 @@ def test_tfpanel_in_jupyterlab(page, lab):
     assert page.locator('img[src="x"]').count() == 0
     assert page.evaluate('typeof window.__xss') == 'undefined'
 
-    # -- the picture for the docs: layer1 open, w selected, its histogram ---------------------------
+    # -- the picture for the docs: layer1 open, w selected, its histogram ------------------------
     panel = page.locator('.tfmagic-panel')
     # whole and clear of the notebook's sticky toolbar
     panel.evaluate('e => e.scrollIntoView({block: "center"})')
@@ -501,7 +508,8 @@ def test_tfpanel_fits_its_output_area(page):
             const name = '.' + (classes.find(c => c.startsWith('tfmagic-'))
                                 || classes.find(c => /^widget-[hv]box$/.test(c)));
             if (box.scrollWidth > box.clientWidth)
-                out.push(`${name}: scrollWidth ${box.scrollWidth} > clientWidth ${box.clientWidth}`);
+                out.push(`${name}: scrollWidth ${box.scrollWidth}`
+                         + ` > clientWidth ${box.clientWidth}`);
             for (const child of box.children) {
                 if (edge(child) > edge(box)) {
                     const what = child.querySelector('input, select')?.tagName.toLowerCase()

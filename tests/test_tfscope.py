@@ -51,6 +51,7 @@ def test_last_expression_is_displayed_and_semicolon_hides_it(ip, capsys):
     ok(ip, '%%tfscope disp\nx = 41\nx + 1')
     assert 'Out[' in capsys.readouterr().out
     assert ok(ip, '%%tfscope disp\nx + 1;') is None
+    assert ok(ip, '%%tfscope disp\nx + 1;  # a comment after the semicolon') is None
     assert ok(ip, '%%tfscope disp\ny = 5') is None
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 __version__ = '0.2.0'
 
+from typing import TYPE_CHECKING
+
 from . import hints
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer, CheckpointError
@@ -17,14 +19,20 @@ from .tables import list_variables
 from .tracking import VariableTracker
 from .workspace import Workspace, WorkspaceError
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .magics import TFMagic
+
 __all__ = ['__version__', 'Workspace', 'WorkspaceError', 'VariableTracker', 'Checkpointer',
            'CheckpointError', 'workspace', 'tracker', 'checkpointer', 'variables',
            'load_ipython_extension', 'unload_ipython_extension']
 
-_magics = None  # the TFMagic instance of the shell tfmagic is loaded in
+_magics: TFMagic | None = None  # the TFMagic instance of the shell tfmagic is loaded in
 
 
-def _loaded():
+def _loaded() -> TFMagic:
     if _magics is None:
         raise RuntimeError('tfmagic is not loaded: run %load_ext tfmagic first')
     return _magics
@@ -46,12 +54,12 @@ def checkpointer() -> Checkpointer:
 
 
 def variables(pattern: str | None = None, *, scope: str | None = None,
-              trainable_only: bool = False, stats: bool = False):
+              trainable_only: bool = False, stats: bool = False) -> pd.DataFrame:
     """The ``%vars`` DataFrame, from Python."""
     return list_variables(tracker(), pattern, scope, trainable_only, stats)
 
 
-def load_ipython_extension(shell) -> None:
+def load_ipython_extension(shell: InteractiveShell) -> None:
     from .magics import TFMagic
 
     global _magics
@@ -65,7 +73,7 @@ def load_ipython_extension(shell) -> None:
     _magics = magics
 
 
-def unload_ipython_extension(shell) -> None:
+def unload_ipython_extension(shell: InteractiveShell) -> None:
     """Remove every hook and magic and close the managed session; the graph
     and its variables are gone (``%reload_ext tfmagic`` starts a new one)."""
     global _magics
@@ -80,7 +88,7 @@ def unload_ipython_extension(shell) -> None:
             manager.magics[kind].pop(name, None)
     manager.registry.pop(type(magics).__name__, None)
     if magics in shell.configurables:
-        shell.configurables.remove(magics)
+        shell.configurables.remove(magics)  # type: ignore[arg-type]  # IPython types it as a list of shells
     magics.tracker.detach()
     magics.workspace.close()
     print(hints.unloaded(count))

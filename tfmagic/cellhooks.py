@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import IPython
 import tensorflow as tf
@@ -23,6 +24,9 @@ from . import hints
 from .tracebacks import ErrorHints
 from .tracking import VariableTracker
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
 
 #: Name under which the reset guard lives in the user namespace (hidden from %who).
 RESET_GUARD = '_tfmagic_reset_guard'
@@ -50,7 +54,7 @@ class ResetDefaultGraphTransformer(ast.NodeTransformer):
 _COUNTED_BEFORE_PRE_RUN_CELL = IPython.version_info >= (9, 8)
 
 
-def cell_number(shell) -> int:
+def cell_number(shell: InteractiveShell) -> int:
     """The execution count (``In[n]``) of the stored cell that is running."""
     return shell.execution_count - 1 if _COUNTED_BEFORE_PRE_RUN_CELL else shell.execution_count
 
@@ -58,7 +62,7 @@ def cell_number(shell) -> int:
 class CellHooks:
     """Connects a workspace and its tracker to one IPython shell."""
 
-    def __init__(self, shell, workspace: Workspace, tracker: VariableTracker):
+    def __init__(self, shell: InteractiveShell, workspace: Workspace, tracker: VariableTracker):
         self.shell = shell
         self.workspace = workspace
         self.tracker = tracker
@@ -115,17 +119,17 @@ class CellHooks:
 
     # -- events --------------------------------------------------------------
 
-    def pre_run_cell(self, info) -> None:
+    def pre_run_cell(self, info: ExecutionInfo) -> None:
         number = cell_number(self.shell) if info.store_history else None
         self.workspace.enter()
         self.tracker.begin_cell(number, info.raw_cell)
 
-    def post_run_cell(self, result) -> None:
+    def post_run_cell(self, result: ExecutionResult) -> None:
         if not self.workspace.active:  # an empty cell has no pre_run_cell
             return
         report = self.tracker.end_cell()
         self.workspace.leave()
-        notes = []
+        notes: list[str | None] = []
         if self.workspace.auto_init:
             self.workspace.initialize_pending()
             notes.extend(hints.not_initialized(var, error)
@@ -137,7 +141,7 @@ class CellHooks:
 
     # -- reset_default_graph() -------------------------------------------------
 
-    def reset_guard(self, func):
+    def reset_guard(self, func: Callable[..., object]) -> Callable[..., object]:
         """Return what a rewritten ``reset_default_graph`` call should call."""
         if (func is tf.compat.v1.reset_default_graph and self.workspace.active
                 and self.workspace.at_root()):

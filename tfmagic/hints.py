@@ -317,7 +317,7 @@ def _raised_in_keras(error: BaseException) -> bool:
 
 # -- notes after a cell ---------------------------------------------------------------
 
-def not_initialized(var, error) -> str:
+def not_initialized(var: tf.Variable, error: tf.errors.OpError) -> str:
     """Auto-init could not run ``var``'s initializer (it reads a placeholder,
     say) and nothing in the cell gave it a value."""
     return f'{PREFIX}could not initialize {var.op.name}: {error.message.splitlines()[0]}'

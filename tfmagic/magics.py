@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import contextlib
 import re
 import shlex
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
 
 import tensorflow as tf
 from IPython.core.error import UsageError
-from IPython.core.magic import (Magics, cell_magic, line_magic, magics_class,
-                                output_can_be_silenced)
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, output_can_be_silenced
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Int, Unicode, observe
 
@@ -20,6 +22,11 @@ from .checkpoints import Checkpointer
 from .panel import VariableBrowser
 from .wording import PREFIX, plural
 from .workspace import WorkspaceError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets import Bunch
 
 # TensorFlow's rule for a name scope opened at the root of a graph
 # (tensorflow/python/framework/ops.py, _VALID_OP_NAME_REGEX), applied to each
@@ -39,7 +46,8 @@ def check_scope_name(name: str, what: str = 'scope') -> str:
 
 
 @contextlib.contextmanager
-def scope_context(scope: str, *, name_scope_only: bool = False, reuse=None):
+def scope_context(scope: str, *, name_scope_only: bool = False,
+                  reuse: object = None) -> Iterator[None]:
     """Enter ``scope`` as a name scope (``name_scope_only``) or a variable
     scope, by name, at the root: ``'enc/'`` re-enters the name scope
     ``enc`` that an earlier cell opened, where ``'enc'`` would open
@@ -52,7 +60,14 @@ def scope_context(scope: str, *, name_scope_only: bool = False, reuse=None):
         yield
 
 
-def parse(magic, line: str):
+class ArgumentMagic(Protocol):
+    """A magic decorated with ``@magic_arguments()``, which gives it its parser."""
+
+    __name__: str
+    parser: argparse.ArgumentParser
+
+
+def parse(magic: ArgumentMagic, line: str) -> argparse.Namespace:
     """Parse a magic's arguments with shell quoting: ``'a b'`` is one argument
     without its quotes (IPython's own splitter keeps them)."""
     try:
@@ -62,7 +77,7 @@ def parse(magic, line: str):
     return magic.parser.parse_args(argv)
 
 
-def run_cell_body(shell, cell: str):
+def run_cell_body(shell: InteractiveShell, cell: str) -> object:
     """Run ``cell`` in the user namespace as a cell body and return the value
     of its last expression (``None`` if it has none), which IPython then
     displays as the cell's result -- the approach of ``%%time``."""
@@ -75,12 +90,14 @@ def run_cell_body(shell, cell: str):
     exec(shell.compile(tree, filename, 'exec'), namespace)
     if last is None:
         return None
-    return eval(shell.compile(last, filename, 'eval'), namespace)
+    return eval(shell.compile(last, filename, 'eval'), namespace)  # type: ignore[arg-type]  # an AST compiles too (typeshed says str)
 
 
 @magics_class
 class TFMagic(Magics):
     """tfmagic's magics and configuration (``%config TFMagic``)."""
+
+    shell: InteractiveShell  # always given, where Magics allows None
 
     auto_init = Bool(True, help=(
         'Initialize new variables just before the session first runs anything '
@@ -95,7 +112,7 @@ class TFMagic(Magics):
     max_to_keep = Int(5, min=0, help=(
         'How many checkpoints of one prefix %saveckpt keeps (0 keeps all).')).tag(config=True)
 
-    def __init__(self, shell, hooks: CellHooks, checkpointer: Checkpointer):
+    def __init__(self, shell: InteractiveShell, hooks: CellHooks, checkpointer: Checkpointer):
         # Set first: Magics.__init__ loads values set with %config earlier
         # (before a %reload_ext, say), which calls the observers below.
         self.hooks = hooks
@@ -106,7 +123,7 @@ class TFMagic(Magics):
         self.workspace.auto_init = self.auto_init
 
     @observe('auto_init')
-    def _auto_init_changed(self, change) -> None:
+    def _auto_init_changed(self, change: Bunch) -> None:
         self.workspace.auto_init = change['new']
 
     @output_can_be_silenced  # a trailing ';' (a comment may follow) hides the result
@@ -118,7 +135,7 @@ class TFMagic(Magics):
     @argument('--name-scope', action='store_true',
               help='use tf.name_scope, which get_variable ignores, instead of variable_scope')
     @cell_magic
-    def tfscope(self, line, cell):
+    def tfscope(self, line: str, cell: str) -> object:
         """Run the cell inside a TensorFlow variable scope (or name scope).
 
         A later cell naming the same SCOPE re-enters it: its variables and ops
@@ -149,7 +166,7 @@ class TFMagic(Magics):
     @argument('--shards', action='store_true',
               help="list a partitioned variable's parts instead of its one row")
     @line_magic
-    def vars(self, line):
+    def vars(self, line: str) -> pd.DataFrame:
         """List the managed graph's variables as a DataFrame, sorted by name.
 
         Columns: name, scope, shape, dtype, trainable, created_by, created_in,
@@ -172,7 +189,7 @@ class TFMagic(Magics):
 
     @magic_arguments()
     @line_magic
-    def tfreset(self, line):
+    def tfreset(self, line: str) -> None:
         """Start over: a new graph and session; every variable and record is dropped.
 
         Use it when re-running cells made "Variable ... already exists" errors
@@ -188,7 +205,7 @@ class TFMagic(Magics):
 
     @magic_arguments()
     @line_magic
-    def tfpanel(self, line):
+    def tfpanel(self, line: str) -> pd.DataFrame | VariableBrowser:
         """Show a live browser of the variables: scopes as a tree, a filter,
         details with statistics and a histogram, and the checkpoints with
         Save and Restore. It refreshes itself after every cell."""
@@ -196,7 +213,16 @@ class TFMagic(Magics):
         if getattr(self.shell, 'kernel', None) is None:  # terminal IPython: no widgets
             print(hints.PANEL_NEEDS_JUPYTER)
             return tables.list_variables(self.tracker)
-        return VariableBrowser(self.tracker, self.checkpointer, self, self.hooks)
+        return self.open_panel()
+
+    def open_panel(self) -> VariableBrowser:
+        """The panel ``%tfpanel`` shows in Jupyter. A panel made again by the
+        same notebook cell replaces (closes) the one it made before, whose
+        output the front end has just cleared."""
+        running = getattr(self.shell.displayhook, 'exec_result', None)
+        cell_id = getattr(running.info, 'cell_id', None) if running is not None else None
+        return VariableBrowser(self.tracker, self.checkpointer, self, self.hooks,
+                               cell_id=cell_id)
 
     # -- checkpoints -------------------------------------------------------------
 
@@ -209,7 +235,7 @@ class TFMagic(Magics):
     @argument('--keep', type=int, metavar='K',
               help='keep the newest K checkpoints of PREFIX (default TFMagic.max_to_keep; 0: all)')
     @line_magic
-    def saveckpt(self, line):
+    def saveckpt(self, line: str) -> None:
         """Save the variables as a TensorFlow checkpoint (what tf.compat.v1.train.Saver writes).
 
         Writes PREFIX[-STEP].index, .data-*-of-*, .meta and updates the
@@ -240,7 +266,7 @@ class TFMagic(Magics):
     @argument('--allow-missing', action='store_true',
               help='restore the variables that match and report the rest')
     @line_magic
-    def restoreckpt(self, line):
+    def restoreckpt(self, line: str) -> None:
         """Restore variables from a checkpoint, after checking that it fits.
 
         Every key, shape and dtype is compared with the graph first (after
@@ -267,7 +293,7 @@ class TFMagic(Magics):
     @argument('directory', nargs='?', metavar='DIR',
               help='directory to list (default: TFMagic.checkpoint_dir)')
     @line_magic
-    def ckpts(self, line):
+    def ckpts(self, line: str) -> pd.DataFrame:
         """List the checkpoints in a directory as a DataFrame.
 
         Columns: prefix, step, saved_at, size_bytes, variables, latest. Lists
@@ -283,7 +309,7 @@ class TFMagic(Magics):
     @argument('--stats', action='store_true',
               help='also read the stored values: size, nbytes, min, max, mean and std of each')
     @line_magic
-    def inspectckpt(self, line):
+    def inspectckpt(self, line: str) -> pd.DataFrame:
         """Compare a checkpoint's variables with the graph, as a DataFrame.
 
         Columns: name, shape, dtype, status ('match', 'missing in graph',

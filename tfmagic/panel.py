@@ -19,15 +19,30 @@ from __future__ import annotations
 
 import fnmatch
 import html
-from typing import Callable, ClassVar, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import ipywidgets as widgets
 import numpy as np
+import tensorflow as tf
 
 from . import checkpoints, tables
-from .checkpoints import CheckpointError, Checkpointer
-from .tracking import (NOT_REUSABLE, REUSED, ROLE_OPTIMIZER, ROLE_SLOT, ROLE_VARIABLE,
-                       VariableInfo, VariableRecord, VariableTracker, slice_info)
+from .checkpoints import Checkpointer, CheckpointError
+from .tracking import (
+    NOT_REUSABLE,
+    REUSED,
+    ROLE_OPTIMIZER,
+    ROLE_SLOT,
+    ROLE_VARIABLE,
+    VariableInfo,
+    VariableRecord,
+    VariableTracker,
+    slice_info,
+)
+from .wording import human_bytes, plural
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 #: Full width minus the 2px margins ipywidgets puts on each side of a widget,
 #: so that wide rows do not overflow the panel.
@@ -59,6 +74,21 @@ CSS = """
 Row = tuple[str, str]  # (label, key): what the tree's Select shows and reports
 
 
+class Settings(Protocol):
+    """What the panel reads of the ``TFMagic`` configuration."""
+
+    checkpoint_dir: str
+    max_to_keep: int
+
+
+class CellEvents(Protocol):
+    """Calls the panel back after every cell (:class:`~tfmagic.cellhooks.CellHooks`)."""
+
+    def after_cell(self, callback: Callable[[], None]) -> None: ...
+    def remove_after_cell(self, callback: Callable[[], None]) -> None: ...
+    def notify(self) -> None: ...
+
+
 def _is_slot(record: VariableRecord) -> bool:
     return record.role == ROLE_SLOT and bool(record.slot_of)
 
@@ -81,7 +111,7 @@ class _Scope:
         # variable leaf -> full name of each of its slots -> the slot's record
         self.slots: dict[str, dict[str, VariableRecord]] = {}
         self.count = 0          # variables (slots included) in this scope and below
-        self._order = None      # sorted child keys, rebuilt after a change
+        self._order: tuple[list[str], list[str]] | None = None  # rebuilt after a change
 
     def order(self) -> tuple[list[str], list[str]]:
         """Sorted names of the sub-scopes, and of the variables (with the
@@ -100,7 +130,7 @@ class ScopeTree:
     """Variable records grouped by scope, an optimizer's slots with their
     variable; updated one record at a time."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.root = _Scope('', 0)
         self.optimizer_count = 0  # slots and other optimizer state
         self._scope_count = 0
@@ -268,14 +298,12 @@ def histogram_svg(values: np.ndarray, bins: int = HISTOGRAM_BINS,
 
 
 def _checkpoint_label(info: checkpoints.CheckpointInfo) -> str:
-    if info.variables is None:
-        count = 'unreadable'
-    else:
-        count = f"{info.variables} variable{'' if info.variables == 1 else 's'}"
-    return f"{info.prefix}  {count}  {info.size_bytes} bytes{'  (latest)' if info.latest else ''}"
+    count = 'unreadable' if info.variables is None else plural(info.variables, 'variable')
+    latest = '  (latest)' if info.latest else ''
+    return f'{info.prefix}  {count}  {human_bytes(info.size_bytes)}{latest}'
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     """Floats to six significant digits, still reading as floats (``1.0``)."""
     if not isinstance(value, float):
         return str(value)
@@ -283,7 +311,7 @@ def _cell(value) -> str:
     return text if any(c in text for c in '.eEni') else text + '.0'
 
 
-def _table(rows) -> str:
+def _table(rows: Iterable[tuple[object, object]]) -> str:
     """A two-column table: each column's name and the variable's value in it."""
     return '<table class="tfmagic-columns">' + ''.join(
         f'<tr><th>{html.escape(str(k))}</th><td>{html.escape(_cell(v))}</td></tr>'
@@ -294,14 +322,16 @@ def _parts_table(parts: list[VariableRecord], offsets: list[list[int]]) -> str:
     """A partitioned variable's parts: name, shape, where it starts, and its
     device when any part is placed."""
     placed = any(part.device for part in parts)
-    head = ('part', 'shape', 'offset') + (('device',) if placed else ())
-    rows = [(part.name, _shape_text(part.shape), str(list(offset)))
-            + ((part.device,) if placed else ())
-            for part, offset in zip(parts, offsets)]
-    return ('<table class="tfmagic-parts"><tr>' + ''.join(f'<th>{h}</th>' for h in head) + '</tr>'
-            + ''.join('<tr>' + ''.join(f'<td>{html.escape(c)}</td>' for c in row) + '</tr>'
-                      for row in rows)
-            + '</table>')
+    head = ['part', 'shape', 'offset'] + (['device'] if placed else [])
+    rows = [[part.name, _shape_text(part.shape), str(list(offset))]
+            + ([part.device] if placed else [])
+            for part, offset in zip(parts, offsets, strict=True)]
+    return ('<table class="tfmagic-parts">' + _html_row('th', head)
+            + ''.join(_html_row('td', row) for row in rows) + '</table>')
+
+
+def _html_row(cell: str, texts: list[str]) -> str:
+    return '<tr>' + ''.join(f'<{cell}>{html.escape(text)}</{cell}>' for text in texts) + '</tr>'
 
 
 def whole_value(info: VariableInfo, value: tables.Value) -> np.ndarray | None:
@@ -311,11 +341,19 @@ def whole_value(info: VariableInfo, value: tables.Value) -> np.ndarray | None:
         return None
     if not isinstance(value, list):
         return np.asarray(value)
-    whole = np.empty(info.record.shape, dtype=np.asarray(value[0]).dtype)
-    for part, part_value in zip(info.parts, value):
-        start = slice_info(part).var_offset
-        whole[tuple(slice(o, o + n) for o, n in zip(start, np.shape(part_value)))] = part_value
+    whole = np.empty(_slice_of(info.parts[0]).full_shape, dtype=np.asarray(value[0]).dtype)
+    for part, part_value in zip(info.parts, value, strict=True):
+        start = _slice_of(part).var_offset
+        where = tuple(slice(s, s + n) for s, n in zip(start, np.shape(part_value), strict=True))
+        whole[where] = part_value
     return whole
+
+
+def _slice_of(part: tf.Variable) -> tf.Variable.SaveSliceInfo:
+    """Where ``part`` lies in the partitioned variable it is a part of."""
+    info = slice_info(part)
+    assert info is not None, f'{part.name} is not part of a partitioned variable'
+    return info
 
 
 def _first_values(value: np.ndarray) -> str:
@@ -332,10 +370,9 @@ class VariableBrowser(widgets.VBox):
     """The ``%tfpanel`` widget: scopes as a tree, a filter, the selected
     variable's details, and the checkpoints with Save and Restore.
 
-    ``settings`` provides ``checkpoint_dir`` and ``max_to_keep`` (the
-    ``TFMagic`` configuration). ``events`` calls :meth:`refresh` after every
-    cell: ``events.after_cell(f)`` / ``events.remove_after_cell(f)`` register,
-    ``events.notify()`` refreshes every panel now (after a Save or Restore).
+    ``settings`` is the ``TFMagic`` configuration. ``events`` calls
+    :meth:`refresh` after every cell; ``events.notify()`` refreshes every
+    panel now (after a Save or Restore).
 
     ``cell_id`` is the id the front end gives the notebook cell that shows
     the panel. Running that cell again replaces its output, so a new panel
@@ -347,8 +384,8 @@ class VariableBrowser(widgets.VBox):
     #: The open panel each notebook cell shows, by cell id.
     _shown_in_cell: ClassVar[dict[str, VariableBrowser]] = {}
 
-    def __init__(self, tracker: VariableTracker, checkpointer: Checkpointer, settings,
-                 events, cell_id: str | None = None, **kwargs):
+    def __init__(self, tracker: VariableTracker, checkpointer: Checkpointer, settings: Settings,
+                 events: CellEvents, cell_id: str | None = None, **kwargs: Any):
         self._tracker = tracker
         self._checkpointer = checkpointer
         self._settings = settings
@@ -356,10 +393,10 @@ class VariableBrowser(widgets.VBox):
         self._cell_id = cell_id
         self._tree = ScopeTree()
         self._expanded: set[str] = set()
-        self._generation = None
+        self._generation: int | None = None
         self._position = 0
         self._selected: str | None = None
-        self._ckpt_listing = None
+        self._ckpt_listing: tuple[str, tuple[str, ...]] | None = None
         self._updating = False
 
         self.summary = widgets.HTML()
@@ -429,7 +466,7 @@ class VariableBrowser(widgets.VBox):
     def close(self) -> None:
         """Stop refreshing, and close the panel and every widget it is made of."""
         self._events.remove_after_cell(self.refresh)
-        if self._shown_in_cell.get(self._cell_id) is self:
+        if self._cell_id is not None and self._shown_in_cell.get(self._cell_id) is self:
             del self._shown_in_cell[self._cell_id]
         for widget in _widgets_inside(self):
             widget.close()
@@ -457,10 +494,10 @@ class VariableBrowser(widgets.VBox):
         return (f'<b>{len(tree)}</b> variables{optimizer} in <b>{tree.scope_count()}</b> '
                 f'scopes · {LEGEND}')
 
-    def _on_filter(self, change) -> None:
+    def _on_filter(self, change: dict[str, Any]) -> None:
         self._render()
 
-    def _on_select(self, change) -> None:
+    def _on_select(self, change: dict[str, Any]) -> None:
         if self._updating or change['new'] is None:
             return
         kind, _, name = change['new'].partition(':')
@@ -496,7 +533,7 @@ class VariableBrowser(widgets.VBox):
         sections = [f'<b>{html.escape(name)}</b>', _table(row.items())]
         if len(parts) > 1:
             sections.append(_parts_table([self._tracker.record(part) for part in parts],
-                                         [slice_info(part).var_offset for part in parts]))
+                                         [_slice_of(part).var_offset for part in parts]))
         if value is not None and value.size:
             numeric = np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_
             if numeric:
@@ -508,16 +545,19 @@ class VariableBrowser(widgets.VBox):
     # -- checkpoints --------------------------------------------------------------
 
     def _default_prefix(self) -> str:
-        return checkpoints.join(self._settings.checkpoint_dir, 'model')
+        return checkpoints.default_prefix(self._settings.checkpoint_dir)
 
     def _refresh_checkpoints(self, force: bool = False) -> None:
-        directory = self._settings.checkpoint_dir
+        directory = checkpoints.expand_user(self._settings.checkpoint_dir)
         if not self.ckpt_prefix.value:
             self.ckpt_prefix.value = self._default_prefix()
         try:
             listing = (directory, tuple(sorted(checkpoints.gfile.listdir(directory))))
-        except Exception:  # not created yet
+        except tf.errors.NotFoundError:  # not created yet
             listing = (directory, ())
+        except (tf.errors.OpError, OSError) as err:  # unreadable: say why, list nothing
+            listing = (directory, ())
+            self.ckpt_message.value = _message(f'cannot list {directory}: {err}', False)
         if listing == self._ckpt_listing and not force:
             return
         self._ckpt_listing = listing
@@ -535,12 +575,12 @@ class VariableBrowser(widgets.VBox):
     def restore(self) -> None:
         """What the Restore button does: ``%restoreckpt`` of the selected
         checkpoint, or of the latest one."""
-        def restore():
+        def restore() -> object:
             prefix = checkpoints.resolve(self.ckpt_list.value, self._settings.checkpoint_dir)
             return self._checkpointer.restore(prefix)
         self._run(restore)
 
-    def _run(self, action) -> None:
+    def _run(self, action: Callable[[], object]) -> None:
         try:
             self.ckpt_message.value = _message(str(action()), True)
         except CheckpointError as err:

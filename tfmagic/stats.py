@@ -28,7 +28,7 @@ _UNDEFINED = (_NAN, _NAN, _NAN, _NAN)
 class Moments(NamedTuple):
     """What the statistics of a run of values are computed from."""
 
-    count: int
+    size: int  # how many values
     low: float
     high: float
     total: float  # the sum of the values
@@ -38,12 +38,12 @@ class Moments(NamedTuple):
     def merged(self, other: Moments) -> Moments:
         """The moments of both runs together (Chan, Golub and LeVeque's
         update: no sum of squares of raw values, so no cancellation)."""
-        count = self.count + other.count
+        size = self.size + other.size
         delta = other.offset - self.offset
-        share = other.count / count
-        return Moments(count, _low(self.low, other.low), _high(self.high, other.high),
+        share = other.size / size
+        return Moments(size, _low(self.low, other.low), _high(self.high, other.high),
                        self.total + other.total, self.offset + delta * share,
-                       self.m2 + other.m2 + delta * delta * self.count * share)
+                       self.m2 + other.m2 + delta * delta * self.size * share)
 
 
 def value_stats(value: np.ndarray | Sequence[np.ndarray] | None) -> Stats:
@@ -62,8 +62,8 @@ def value_stats(value: np.ndarray | Sequence[np.ndarray] | None) -> Stats:
         return (size, nbytes, *_UNDEFINED)
     with np.errstate(all='ignore'):  # inf and NaN give NaN, not a warning per listing
         moments = _moments(parts)
-    return (size, nbytes, moments.low, moments.high, moments.total / moments.count,
-            math.sqrt(moments.m2 / moments.count))
+    return (size, nbytes, moments.low, moments.high, moments.total / moments.size,
+            math.sqrt(moments.m2 / moments.size))
 
 
 def _parts(value: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -25,7 +25,7 @@ _BY_NAME = operator.attrgetter('record.name')
 
 #: A variable's value as the statistics take it: one array, a partitioned
 #: variable's parts, or None for a variable without a value.
-Value = np.ndarray | list | None
+Value = np.ndarray | list[np.ndarray] | None
 
 
 def in_scope(name: str, scope: str) -> bool:
@@ -76,7 +76,7 @@ def variables_frame(infos: Sequence[VariableInfo],
     return frame if values is None else _with_stats(frame, values)
 
 
-def _nullable_ints(values: list) -> pd.arrays.IntegerArray:
+def _nullable_ints(values: list[int | None]) -> pd.arrays.IntegerArray:
     """``pd.array(values, dtype='Int64')``, without its per-item inference."""
     count = len(values)
     mask = np.fromiter((v is None for v in values), dtype=bool, count=count)
@@ -84,7 +84,7 @@ def _nullable_ints(values: list) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(data, mask)
 
 
-def _with_stats(frame: pd.DataFrame, values) -> pd.DataFrame:
+def _with_stats(frame: pd.DataFrame, values: Iterable[Value]) -> pd.DataFrame:
     # map, not a comprehension: its loop variable would keep each value
     # alive while the next one is fetched.
     stats = list(map(value_stats, values))

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from types import TracebackType
+from types import MethodType, TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 Explain = Callable[[BaseException], 'str | None']
 #: ``shell.CustomTB``: IPython's wrapper around a handler, bound to the shell.
-CustomTB = Callable[..., 'list[str] | None']
+CustomTB = MethodType
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +32,15 @@ log = logging.getLogger(__name__)
 #: cell raised it (an ``IndentationError`` gets ``showindentationerror``).
 _PARSE_ERRORS = (OverflowError, SyntaxError, ValueError, TypeError, MemoryError)
 
+#: IPython and ipykernel show what an exception's method of this name
+#: returns instead of its traceback.
+_RENDER_TRACEBACK = '_render_traceback_'
+
 
 class ErrorHints:
     """Shows ``explain(error)`` above the traceback of each failing cell."""
 
-    def __init__(self, shell, explain: Explain):
+    def __init__(self, shell: InteractiveShell, explain: Explain):
         self.shell = shell
         self.explain = explain
         self.installed = False
@@ -56,9 +64,11 @@ class ErrorHints:
         self.installed = False
         shell = self.shell
         if shell.CustomTB is self._custom_tb:
-            shell.custom_exceptions, shell.CustomTB = self._previous
+            exceptions, previous = self._previous
+            assert previous is not None, 'install() kept the handler it replaced'
+            shell.custom_exceptions, shell.CustomTB = exceptions, previous
 
-    def _handler(self, shell, etype: type[BaseException], value: BaseException,
+    def _handler(self, shell: InteractiveShell, etype: type[BaseException], value: BaseException,
                  tb: TracebackType | None, tb_offset: int | None = None) -> None:
         # Never raise: IPython would drop this handler and the one before it,
         # and run_code does not show what the wrapper returns.
@@ -75,20 +85,23 @@ class ErrorHints:
             shell.showtraceback((etype, value, tb), tb_offset=tb_offset,
                                 running_compiled_code=True)
 
-    def _pass_on(self, previous: CustomTB, etype, value, tb, tb_offset) -> None:
+    def _pass_on(self, previous: CustomTB, etype: type[BaseException], value: BaseException,
+                 tb: TracebackType | None, tb_offset: int | None) -> None:
         previous(etype, value, tb, tb_offset=tb_offset)
         if self.installed and self.shell.CustomTB is not self._custom_tb:
             # It failed, and IPython's wrapper unregistered every handler
             # (ours too) and did not show the error: take the shell back.
             shell = self.shell
+            assert self._custom_tb is not None, 'install() kept ours'
             self._previous = (shell.custom_exceptions, shell.CustomTB)
             shell.custom_exceptions, shell.CustomTB = (Exception,), self._custom_tb
             self._show(etype, value, tb, tb_offset)
 
-    def _show(self, etype, value, tb, tb_offset) -> None:
+    def _show(self, etype: type[BaseException], value: BaseException,
+              tb: TracebackType | None, tb_offset: int | None) -> None:
         shell = self.shell
         hint = None
-        if self.installed and not hasattr(value, '_render_traceback_'):
+        if self.installed and not hasattr(value, _RENDER_TRACEBACK):
             hint = self.explain(value)
         if not hint:
             shell.showtraceback((etype, value, tb), tb_offset=tb_offset,
@@ -100,12 +113,12 @@ class ErrorHints:
         itb = shell.InteractiveTB
         stb = [*_hint_entries(hint, itb.tb_join_char),
                *itb.structured_traceback(etype, value, tb, tb_offset=tb_offset)]
-        value._render_traceback_ = lambda: stb
+        setattr(value, _RENDER_TRACEBACK, lambda: stb)
         try:
             shell.showtraceback((etype, value, tb), tb_offset=tb_offset,
                                 running_compiled_code=True)
         finally:
-            del value._render_traceback_
+            delattr(value, _RENDER_TRACEBACK)
 
 
 def _hint_entries(hint: str, join_char: str) -> list[str]:
@@ -123,7 +136,8 @@ def _raised_parsing(tb: TracebackType | None) -> bool:
     return tb is not None and tb.tb_frame.f_code.co_name == 'run_cell_async'
 
 
-def _show_parse_error(shell, etype, value, tb) -> None:
+def _show_parse_error(shell: InteractiveShell, etype: type[BaseException], value: BaseException,
+                      tb: TracebackType | None) -> None:
     """What ``run_cell_async`` does without a custom handler (its
     ``show*error`` methods read ``sys.exc_info()``, which is this error)."""
     if isinstance(value, IndentationError):

@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import tensorflow as tf
 
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from tensorflow.python.ops.variables import PartitionedVariable
 
 CreatedBy = Literal['tf.Variable', 'get_variable']
 CREATED_BY_VARIABLE: CreatedBy = 'tf.Variable'
@@ -65,7 +70,7 @@ class VariableRecord:
     scope: str = field(init=False)  # everything before the last '/'
     reuse_status: ReuseStatus = field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.scope = self.name.rpartition('/')[0]
         self.reuse_status = NOT_REUSABLE if self.created_by == CREATED_BY_VARIABLE else NOT_REUSED
 
@@ -101,17 +106,24 @@ class CellReport:
     earlier_cell: int | None = None
 
 
-def _shape_of(var) -> tuple | None:
+def _shape_of(var: tf.Variable) -> tuple | None:
     shape = var.shape
     return tuple(shape.as_list()) if shape.rank is not None else None
 
 
-def slice_info(var) -> tf.Variable.SaveSliceInfo | None:
+def slice_info(var: tf.Variable | None) -> tf.Variable.SaveSliceInfo | None:
     """Where ``var`` lies in the partitioned variable it is a part of, if any."""
     return getattr(var, '_save_slice_info', None)
 
 
-def _colocated_with(var) -> str:
+def _part_info(part: tf.Variable) -> tf.Variable.SaveSliceInfo:
+    """Where ``part``, a part of a partitioned variable, lies in it."""
+    info = slice_info(part)
+    assert info is not None, f'{part.name} is not a part of a partitioned variable'
+    return info
+
+
+def _colocated_with(var: tf.Variable) -> str:
     """The op ``var``'s ops were colocated with, if not its own (``''``)."""
     own = var.op.name
     for group in var.op.colocation_groups():
@@ -172,10 +184,10 @@ class VariableTracker:
 
     # -- hooks -----------------------------------------------------------------
 
-    def _creator_scope(self):
+    def _creator_scope(self) -> AbstractContextManager[None]:
         return tf.compat.v1.variable_creator_scope(self._creator)
 
-    def _creator(self, next_creator, **kwargs):
+    def _creator(self, next_creator: Callable[..., tf.Variable], **kwargs: Any) -> tf.Variable:
         var = next_creator(**kwargs)
         self._creations += 1
         by = CREATED_BY_GET_VARIABLE if self._getter_depth else CREATED_BY_VARIABLE
@@ -184,7 +196,8 @@ class VariableTracker:
         self.workspace.note_created(var, may_hold_value=kwargs.get('variable_def') is not None)
         return var
 
-    def _custom_getter(self, getter, name, *args, **kwargs):
+    def _custom_getter(self, getter: Callable[..., Any], name: str, *args: Any, **kwargs: Any
+                       ) -> tf.Variable | PartitionedVariable:
         before = (self._creations, self._variable_count())
         self._getter_depth += 1
         try:
@@ -205,14 +218,14 @@ class VariableTracker:
     # TensorFlow reads a custom getter's parameters (fn_args, has_kwargs) up to
     # six times per get_variable call; inspect returns a __signature__ as it
     # is, so each read is a lookup instead of a parse of the code object.
-    _custom_getter.__signature__ = inspect.signature(_custom_getter)
+    _custom_getter.__signature__ = inspect.signature(_custom_getter)  # type: ignore[attr-defined]  # a function takes any attribute
 
     def _variable_count(self) -> int:
         graph = self.workspace.graph
         return (len(graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES))
                 + len(graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)))
 
-    def _record(self, var, created_by: CreatedBy, cell: int | None) -> VariableRecord:
+    def _record(self, var: tf.Variable, created_by: CreatedBy, cell: int | None) -> VariableRecord:
         record = VariableRecord(
             name=var.op.name, shape=_shape_of(var),
             dtype=var.dtype.base_dtype.name, created_by=created_by, created_in=cell,
@@ -247,7 +260,7 @@ class VariableTracker:
             if info is not None:
                 groups.setdefault(info.full_name, []).append(var)
         for name, parts in groups.items():
-            parts.sort(key=lambda part: slice_info(part).var_offset)
+            parts.sort(key=lambda part: _part_info(part).var_offset)
             known = self._partitioned.get(name, ())
             if list(map(id, known)) != list(map(id, parts)):  # Variable.__eq__ builds ops
                 self._partitioned[name] = tuple(parts)
@@ -259,7 +272,7 @@ class VariableTracker:
         first = records[0]
         known = self._by_name.get(name)
         record = VariableRecord(
-            name=name, shape=tuple(slice_info(parts[0]).full_shape), dtype=first.dtype,
+            name=name, shape=tuple(_part_info(parts[0]).full_shape), dtype=first.dtype,
             created_by=first.created_by, created_in=first.created_in,
             reuses=known.reuses if known else 0, reused_in=known.reused_in if known else [],
             partitions=len(parts), slot_of=first.slot_of, role=first.role,
@@ -305,14 +318,14 @@ class VariableTracker:
 
     # -- queries -----------------------------------------------------------------
 
-    def record(self, var) -> VariableRecord:
+    def record(self, var: tf.Variable) -> VariableRecord:
         """The record of ``var``; one is made for variables created untracked."""
         record = self._by_id.get(id(var))
         if record is None:
             record = self._record(var, self._infer_created_by(var), None)
         return record
 
-    def _infer_created_by(self, var) -> str:
+    def _infer_created_by(self, var: tf.Variable) -> CreatedBy:
         # get_variable keeps what it creates in the graph's variable store;
         # a variable found there under its own name came from get_variable.
         self._quiet = True
@@ -362,7 +375,8 @@ class VariableTracker:
         var = self._variables.get(name)
         return () if var is None else (var,)
 
-    def describe(self, variables=None, *, shards: bool = False) -> list[VariableInfo]:
+    def describe(self, variables: Iterable[tf.Variable] | None = None, *,
+                 shards: bool = False) -> list[VariableInfo]:
         """Records joined with trainability and initialization, in graph
         order: one per logical variable (a partitioned one's parts together,
         in the place of its first part), or with ``shards`` one per part."""

@@ -18,6 +18,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import tensorflow as tf
@@ -29,21 +30,30 @@ MAX_FETCH_BYTES = 256 * 2**20
 #: How many distinct fetch sets keep a compiled session callable.
 _CALLABLE_CACHE_SIZE = 16
 
+K = TypeVar('K')
+V = TypeVar('V')
+T = TypeVar('T')
 
-class LRUDict(OrderedDict):
+
+class LRUDict(OrderedDict[K, V]):
     """A dict that keeps its ``size`` most recently used entries."""
 
     def __init__(self, size: int):
         super().__init__()
         self.size = size
 
-    def get(self, key, default=None):
+    @overload
+    def get(self, key: K, default: None = None) -> V | None: ...
+    @overload
+    def get(self, key: K, default: T) -> V | T: ...
+
+    def get(self, key: K, default: T | None = None) -> V | T | None:
         if key in self:
             self.move_to_end(key)
             return self[key]
         return default
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: K, value: V) -> None:
         super().__setitem__(key, value)
         if len(self) > self.size:
             self.popitem(last=False)
@@ -70,31 +80,31 @@ class ManagedSession(tf.compat.v1.Session):
         super().__init__(target=target, graph=graph, config=config)
         self._before_run = before_run
 
-    def run(self, *args, **kwargs):
+    def run(self, *args: Any, **kwargs: Any) -> Any:
         self._before_run()
         with _marking_errors():
             return super().run(*args, **kwargs)
 
-    def partial_run_setup(self, *args, **kwargs):
+    def partial_run_setup(self, *args: Any, **kwargs: Any) -> Any:
         self._before_run()
         with _marking_errors():
             return super().partial_run_setup(*args, **kwargs)
 
-    def partial_run(self, *args, **kwargs):
+    def partial_run(self, *args: Any, **kwargs: Any) -> Any:
         self._before_run()
         with _marking_errors():
             return super().partial_run(*args, **kwargs)
 
-    def make_callable(self, *args, **kwargs):
+    def make_callable(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         return self._wrapped(super().make_callable(*args, **kwargs))
 
-    def _make_callable_from_options(self, *args, **kwargs):
+    def _make_callable_from_options(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         return self._wrapped(super()._make_callable_from_options(*args, **kwargs))
 
-    def _wrapped(self, call):
+    def _wrapped(self, call: Callable[..., Any]) -> Callable[..., Any]:
         before_run = self._before_run
 
-        def managed_call(*call_args, **call_kwargs):
+        def managed_call(*call_args: Any, **call_kwargs: Any) -> Any:
             before_run()
             with _marking_errors():
                 return call(*call_args, **call_kwargs)
@@ -102,7 +112,7 @@ class ManagedSession(tf.compat.v1.Session):
 
 
 @contextlib.contextmanager
-def _marking_errors():
+def _marking_errors() -> Iterator[None]:
     try:
         yield
     except tf.errors.OpError as err:
@@ -142,13 +152,15 @@ class Workspace:
         self._session: tf.compat.v1.Session | None = None
         self._known_initialized: set[int] = set()
         self._initialized_checks: dict[int, tf.Tensor] = {}
-        self._callables: LRUDict = LRUDict(_CALLABLE_CACHE_SIZE)
-        self._batch_plans: LRUDict = LRUDict(_CALLABLE_CACHE_SIZE)
+        self._callables: LRUDict[tuple[int, ...], Callable[[], list]] = LRUDict(
+            _CALLABLE_CACHE_SIZE)
+        self._batch_plans: LRUDict[tuple[int, ...], list[list[tf.Variable]]] = LRUDict(
+            _CALLABLE_CACHE_SIZE)
         # New variables not yet initialized (see note_created), and those
         # whose initializer failed since the last take_init_failures().
         self._pending: list[tf.Variable] = []
         self._pending_may_hold_values: set[int] = set()
-        self._init_failures: dict[int, tuple[tf.Variable, Exception]] = {}
+        self._init_failures: dict[int, tuple[tf.Variable, tf.errors.OpError]] = {}
 
     # -- graph and session ---------------------------------------------------
 
@@ -216,7 +228,7 @@ class Workspace:
             self._initializing = False
         self._init_failures.update((id(var), (var, err)) for var, err in failures)
 
-    def take_init_failures(self) -> list[tuple[tf.Variable, Exception]]:
+    def take_init_failures(self) -> list[tuple[tf.Variable, tf.errors.OpError]]:
         """Variables whose initializer failed and that still have no value
         (a cell may have initialized them itself since), each with its error;
         forgotten once taken."""
@@ -267,7 +279,7 @@ class Workspace:
             stack.close()
 
     @contextlib.contextmanager
-    def activate(self):
+    def activate(self) -> Iterator[Workspace]:
         """``with ws.activate():`` runs a block the way a cell runs."""
         self.enter()
         try:
@@ -362,7 +374,8 @@ class Workspace:
         return check
 
     def initialize(self, variables: Sequence[tf.Variable], *,
-                   fresh: Iterable[tf.Variable] = ()) -> list[tuple[tf.Variable, Exception]]:
+                   fresh: Iterable[tf.Variable] = ()
+                   ) -> list[tuple[tf.Variable, tf.errors.OpError]]:
         """Run the initializer of each variable that has no value yet.
 
         Variables already holding a value keep it. Returns the variables whose
@@ -432,8 +445,9 @@ def variable_nbytes(var: tf.Variable) -> int:
     return math.prod(shape.as_list()) * var.dtype.base_dtype.size
 
 
-def _batches(variables: Iterable[tf.Variable], max_bytes: int):
-    batch, size = [], 0
+def _batches(variables: Iterable[tf.Variable], max_bytes: int) -> Iterator[list[tf.Variable]]:
+    batch: list[tf.Variable] = []
+    size = 0
     for var in variables:
         nbytes = variable_nbytes(var)
         if batch and size + nbytes > max_bytes:
