@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import ipywidgets as widgets
 import numpy as np
-import tensorflow as tf
 
 from . import checkpoints, tables
 from .checkpoints import Checkpointer, CheckpointError
@@ -552,12 +551,10 @@ class VariableBrowser(widgets.VBox):
         if not self.ckpt_prefix.value:
             self.ckpt_prefix.value = self._default_prefix()
         try:
-            listing = (directory, tuple(sorted(checkpoints.gfile.listdir(directory))))
-        except tf.errors.NotFoundError:  # not created yet
+            listing = (directory, checkpoints.directory_names(directory))
+        except CheckpointError as err:  # unreadable: say why, list nothing
             listing = (directory, ())
-        except (tf.errors.OpError, OSError) as err:  # unreadable: say why, list nothing
-            listing = (directory, ())
-            self.ckpt_message.value = _message(f'cannot list {directory}: {err}', False)
+            self.ckpt_message.value = _message(str(err), False)
         if listing == self._ckpt_listing and not force:
             return
         self._ckpt_listing = listing

@@ -164,7 +164,8 @@ class VariableTracker:
         # Partitioned variables: full name -> parts in offset order; kept up
         # to date by _group(), which runs when the graph has new variables.
         self._partitioned: dict[str, tuple[tf.Variable, ...]] = {}
-        self._grouped_count = 0
+        # How far _group() has read the global and local variable collections.
+        self._grouped: tuple[int, int] = (0, 0)
         self._cell_created: list[tf.Variable] = []
         self._runs_by_source: dict[str, tuple[int | None, list[str]]] = {}
         self._source: str | None = None
@@ -232,7 +233,9 @@ class VariableTracker:
             device=var.device)
         primary = _colocated_with(var)
         if primary and primary in self._variables:
-            if record.name.startswith(primary + '/'):
+            # [the optimizer's name scope/]primary/slot: Adam made in a
+            # scope names W's slot enc/W/Adam, or enc/enc/W/Adam in enc.
+            if f'/{primary}/' in f'/{record.name}':
                 info = slice_info(self._variables[primary])
                 record.role, record.slot_of = ROLE_SLOT, info.full_name if info else primary
             else:
@@ -250,22 +253,32 @@ class VariableTracker:
 
         Parts learn what they are part of only after they are created (the
         slice info is set on them afterwards), so the grouping is done when
-        asked for, once per change in the number of variables."""
-        variables = self.workspace.variables()
-        if len(variables) == self._grouped_count:
+        asked for. The collections only grow between resets, so only the
+        variables added since the last call are read: a cell's worth, not
+        the graph."""
+        graph = self.workspace.graph
+        global_vars = graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+        local_vars = graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
+        done_global, done_local = self._grouped
+        if (len(global_vars), len(local_vars)) == self._grouped:
             return
-        groups: dict[str, list[tf.Variable]] = {}
-        for var in variables:
+        if len(global_vars) < done_global or len(local_vars) < done_local:  # edited by hand
+            done_global = done_local = 0
+            self._partitioned.clear()
+        grown: dict[str, dict[int, tf.Variable]] = {}  # by id: Variable.__eq__ builds ops
+        for var in [*global_vars[done_global:], *local_vars[done_local:]]:
             info = slice_info(var)
-            if info is not None:
-                groups.setdefault(info.full_name, []).append(var)
-        for name, parts in groups.items():
-            parts.sort(key=lambda part: _part_info(part).var_offset)
-            known = self._partitioned.get(name, ())
-            if list(map(id, known)) != list(map(id, parts)):  # Variable.__eq__ builds ops
-                self._partitioned[name] = tuple(parts)
-                self._record_partitioned(name, parts)
-        self._grouped_count = len(variables)
+            if info is None:
+                continue
+            if info.full_name not in grown:
+                known = self._partitioned.get(info.full_name, ())
+                grown[info.full_name] = {id(part): part for part in known}
+            grown[info.full_name][id(var)] = var
+        for name, by_id in grown.items():
+            parts = sorted(by_id.values(), key=lambda part: _part_info(part).var_offset)
+            self._partitioned[name] = tuple(parts)
+            self._record_partitioned(name, parts)
+        self._grouped = (len(global_vars), len(local_vars))
 
     def _record_partitioned(self, name: str, parts: list[tf.Variable]) -> None:
         records = [self.record(part) for part in parts]

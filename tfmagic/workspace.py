@@ -224,6 +224,10 @@ class Workspace:
         self._initializing = True
         try:
             failures = self.initialize(pending, fresh=fresh)
+        except BaseException:  # interrupted: the next run tries them again
+            self._pending[:0] = pending
+            self._pending_may_hold_values |= may_hold
+            raise
         finally:
             self._initializing = False
         self._init_failures.update((id(var), (var, err)) for var, err in failures)

@@ -45,6 +45,7 @@ from .files import (
     CheckpointInfo,
     checkpoint_files,
     default_prefix,
+    directory_names,
     expand_user,
     gfile,
     join,
@@ -65,8 +66,8 @@ from .index import (
 __all__ = [
     'Checkpointer', 'SaveResult', 'RestoreResult', 'CheckpointError', 'SaveInterrupted',
     'CheckpointInfo', 'list_checkpoints', 'resolve', 'latest_in', 'join', 'normalize_prefix',
-    'expand_user', 'default_prefix', 'checkpoint_files', 'CheckpointIndex', 'read_index',
-    'read_values', 'graph_name', 'OBJECT_GRAPH_KEY', 'OBJECT_VALUE_SUFFIX', 'parse_mapping',
-    'map_name', 'compare', 'graph_index', 'Comparison', 'Entry', 'GraphIndex', 'Saveable',
-    'MATCH', 'MISSING_IN_GRAPH', 'MISSING_IN_CHECKPOINT', 'SHAPE_MISMATCH', 'DTYPE_MISMATCH',
-    'quiet_tf_logging', 'gfile']
+    'expand_user', 'default_prefix', 'directory_names', 'checkpoint_files', 'CheckpointIndex',
+    'read_index', 'read_values', 'graph_name', 'OBJECT_GRAPH_KEY', 'OBJECT_VALUE_SUFFIX',
+    'parse_mapping', 'map_name', 'compare', 'graph_index', 'Comparison', 'Entry', 'GraphIndex',
+    'Saveable', 'MATCH', 'MISSING_IN_GRAPH', 'MISSING_IN_CHECKPOINT', 'SHAPE_MISMATCH',
+    'DTYPE_MISMATCH', 'quiet_tf_logging', 'gfile']

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from .errors import CheckpointError, quiet_tf_logging
+from .errors import CheckpointError, first_line, quiet_tf_logging
 from .index import read_index
 
 if TYPE_CHECKING:
@@ -260,6 +260,17 @@ class CheckpointInfo:
 # -- listing -------------------------------------------------------------------------
 
 
+def directory_names(directory: str) -> tuple[str, ...]:
+    """The names in ``directory``, sorted; ``()`` if it does not exist yet.
+    A directory that exists but cannot be read is a :class:`CheckpointError`."""
+    try:
+        return tuple(sorted(gfile.listdir(expand_user(directory))))
+    except tf.errors.NotFoundError:
+        return ()
+    except (tf.errors.OpError, OSError) as err:
+        raise CheckpointError(f'cannot list {directory}: {first_line(err)}') from None
+
+
 def list_checkpoints(directory: str) -> list[CheckpointInfo]:
     """The checkpoints in ``directory``: the state file's and any other
     ``*.index`` there (the state file may have forgotten them), oldest first.
@@ -372,7 +383,8 @@ def update_state(directory: str, base: str, target: str, keep: int) -> list[str]
     # Timestamps too: where the file system keeps no modification time
     # (ram://), they are how %ckpts knows when each one was saved.
     timestamps = _state_timestamps(state)
-    times = [_saved_seconds(p, timestamps) or 0.0 for p in kept] + [time.time()]
+    # Whole seconds, as %ckpts shows them: the file's size stays the same.
+    times = [_saved_seconds(p, timestamps) or 0.0 for p in kept] + [float(int(time.time()))]
     with quiet_tf_logging():  # a deprecation notice pointing at CheckpointManager
         tf.compat.v1.train.update_checkpoint_state(
             directory, _state_path(target, directory),
