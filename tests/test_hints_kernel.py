@@ -45,6 +45,7 @@ def hint_on_top(lines: list[str]) -> str:
     start = next(i for i, line in enumerate(lines) if line.startswith('tfmagic: '))
     assert start < VISIBLE, '\n'.join(lines[:VISIBLE])
     end = lines.index('', start)
+    assert end - start >= 2, 'the hint lines follow each other, no blank line between'
     assert any('Traceback' in line for line in lines[end:])
     return ' '.join(line.strip() for line in lines[start:end])
 

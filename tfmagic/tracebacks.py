@@ -111,7 +111,10 @@ class ErrorHints:
         # for %debug and %tb, %pdb, the kernel's error message), by the
         # protocol it keeps for exceptions that render their own traceback.
         itb = shell.InteractiveTB
-        stb = [*_hint_entries(hint, itb.tb_join_char),
+        # A kernel sends the entries to the front end, which joins them with
+        # newlines; a terminal prints them joined by the mode's own character.
+        join_char = '\n' if getattr(shell, 'kernel', None) is not None else itb.tb_join_char
+        stb = [*_hint_entries(hint, join_char),
                *itb.structured_traceback(etype, value, tb, tb_offset=tb_offset)]
         setattr(value, _RENDER_TRACEBACK, lambda: stb)
         try:
@@ -123,8 +126,9 @@ class ErrorHints:
 
 def _hint_entries(hint: str, join_char: str) -> list[str]:
     """The hint as structured-traceback entries, each line on its own line
-    and a blank one under it: Plain and Minimal modes join the entries with
-    '', Context and Verbose (and Jupyter front ends) with a newline."""
+    and a blank one under it, for entries joined by ``join_char``: '' in the
+    terminal's Plain and Minimal modes, a newline in Context and Verbose and
+    in Jupyter front ends."""
     end = '' if join_char == '\n' else '\n'
     return [line + end for line in hint.splitlines()] + [end]
 
