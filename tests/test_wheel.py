@@ -58,6 +58,7 @@ def test_wheel_and_sdist_pass_twine_check(dist):
     wheel = zipfile.ZipFile(next(dist.glob('*.whl')))
     names = wheel.namelist()
     assert 'tfmagic/py.typed' in names
+    assert 'tfmagic/checkpoints/checkpointer.py' in names  # subpackages too
     assert not [n for n in names if n.startswith(('tests/', 'benchmarks/', 'notebooks/'))]
     metadata = wheel.read(f'tfmagic-{tfmagic.__version__}.dist-info/METADATA').decode()
     assert 'License-Expression: MIT' in metadata
