@@ -155,16 +155,10 @@ class Context:
         """A real IPython InteractiveShell with ``%load_ext tfmagic``;
         history kept in memory so no file under ~/.ipython is written."""
         if self._shell is None:
-            from IPython.core.interactiveshell import InteractiveShell
-            from traitlets.config import Config
+            from tests.shell import make_shell
 
-            config = Config()
-            config.HistoryManager.hist_file = ':memory:'
-            shell = InteractiveShell.instance(config=config)
             with quiet():
-                shell.run_line_magic('colors', 'nocolor')
-                shell.run_line_magic('xmode', 'Plain')
-                cell(shell, 'import tensorflow as tf\nimport tfmagic')
+                shell = make_shell()
                 if 'tfmagic' not in shell.extension_manager.loaded:
                     shell.run_line_magic('load_ext', 'tfmagic')
             self._shell = shell

@@ -26,7 +26,8 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# The benchmark modules, and the repository for tests.shell.make_shell.
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import _common  # noqa: E402  (needs the sys.path entry above; sets TF's log level)
 from _common import REGISTRY, Context, Result  # noqa: E402  (needs the sys.path entry above)

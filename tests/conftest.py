@@ -14,10 +14,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import pytest
 import tensorflow as tf  # noqa: F401  (imported once, after the log level above)
-from IPython.core.interactiveshell import InteractiveShell
 
 import tfmagic
-from tests.shell import ok, run
+from tests.shell import MODEL, make_shell, ok
 
 TIERS = ('shell', 'kernel', 'browser', 'wheel')
 
@@ -30,11 +29,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope='session')
 def shell():
-    sh = InteractiveShell.instance()
-    sh.run_line_magic('colors', 'nocolor')
-    sh.run_line_magic('xmode', 'Plain')
-    run(sh, 'import tensorflow as tf\nimport tfmagic')
-    return sh
+    return make_shell()
 
 
 @pytest.fixture
@@ -45,6 +40,14 @@ def ip(shell):
     ok(shell, '%tfreset')
     shell.run_line_magic('config', 'TFMagic.auto_init = True')
     return shell
+
+
+@pytest.fixture
+def model(ip, tmp_path, monkeypatch):
+    """The shell in a temporary working directory, with :data:`MODEL` built."""
+    monkeypatch.chdir(tmp_path)
+    ok(ip, MODEL)
+    return ip
 
 
 @pytest.fixture

@@ -22,17 +22,6 @@ from tfmagic import checkpoints
 from tfmagic.checkpoints import CheckpointError, SaveInterrupted
 from tfmagic.checkpoints.files import interrupts_deferred
 
-MODEL = ("%%tfscope net\n"
-         "w = tf.compat.v1.get_variable('w', initializer=[[1.0, 2.0], [3.0, 4.0]])\n"
-         "b = tf.compat.v1.Variable([5, 6, 7], name='b')")
-
-
-@pytest.fixture
-def model(ip, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    ok(ip, MODEL)
-    return ip
-
 
 def values(ip):
     w, b = ok(ip, 'tf.compat.v1.get_default_session().run([w, b])')

@@ -7,20 +7,9 @@ import tensorflow as tf
 from IPython.core.error import UsageError
 
 import tfmagic
-from tests.shell import ok, ops_count, run
+from tests.shell import MODEL, ok, ops_count, run
 from tfmagic import checkpoints
 from tfmagic.checkpoints import CheckpointError
-
-MODEL = ("%%tfscope net\n"
-         "w = tf.compat.v1.get_variable('w', initializer=[[1.0, 2.0], [3.0, 4.0]])\n"
-         "b = tf.compat.v1.Variable([5, 6, 7], name='b')")
-
-
-@pytest.fixture
-def model(ip, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    ok(ip, MODEL)
-    return ip
 
 
 def values(ip):

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tests.kernel import Kernel
+from tests.shell import TRAIN
 
 pytestmark = pytest.mark.kernel
 
@@ -27,17 +28,7 @@ a = tf.compat.v1.get_variable('a', initializer=[1.0])
 print(json.dumps(tf.compat.v1.get_default_session().run(a).tolist()))
 '''
 
-TRAIN_WHERE_BUILT = '''\
-x = tf.compat.v1.placeholder(tf.float32, [None, 2])
-y = tf.compat.v1.placeholder(tf.float32, [None, 1])
-W = tf.compat.v1.get_variable('W', [2, 1])
-loss = tf.reduce_mean((tf.matmul(x, W) - y) ** 2)
-step = tf.compat.v1.train.get_or_create_global_step()
-train = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss, global_step=step)
-sess = tf.compat.v1.get_default_session()
-[sess.run(train, {x: [[1.0, 2.0]], y: [[3.0]]}) for _ in range(3)]
-print(json.dumps(int(sess.run(step))))
-'''
+TRAIN_WHERE_BUILT = TRAIN + 'print(json.dumps(int(sess.run(step))))\n'
 
 METRIC_WHERE_CREATED = '''\
 m, update = tf.compat.v1.metrics.mean([1.0, 2.0, 3.0])
@@ -72,7 +63,7 @@ def test_a_real_notebook_from_its_first_cell(kernel):
     rows = {row['name']: row for row in printed(kernel, TABLE)}
     assert rows['v']['created_in'] == loading_cell
     assert all(row['initialized'] for row in rows.values())
-    assert rows['W/Adam']['slot_of'] == 'W' and rows['W/Adam_1']['slot_of'] == 'W'
+    assert rows['enc/W/Adam']['slot_of'] == rows['enc/W/Adam_1']['slot_of'] == 'enc/W'
 
 
 def test_scopes_re_entered_by_later_cells(kernel):

@@ -8,19 +8,7 @@ import pytest
 import tensorflow as tf
 
 import tfmagic
-from tests.shell import ok, run
-
-TRAIN = '''\
-x = tf.compat.v1.placeholder(tf.float32, [None, 2])
-y = tf.compat.v1.placeholder(tf.float32, [None, 1])
-with tf.compat.v1.variable_scope('enc'):
-    W = tf.compat.v1.get_variable('W', [2, 1])
-loss = tf.reduce_mean((tf.matmul(x, W) - y) ** 2)
-step = tf.compat.v1.train.get_or_create_global_step()
-train = tf.compat.v1.train.AdamOptimizer(0.1).minimize(loss, global_step=step)
-sess = tf.compat.v1.get_default_session()
-[sess.run(train, {x: [[1.0, 2.0]], y: [[3.0]]}) for _ in range(3)]
-'''
+from tests.shell import TRAIN, ok, run
 
 EMBEDDING = ("emb = tf.compat.v1.get_variable('emb', [10, 4], "
              "partitioner=tf.compat.v1.fixed_size_partitioner(3))")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import ipywidgets as widgets
 import numpy as np
 
-from . import checkpoints, tables
+from . import checkpoints, stats, tables
 from .checkpoints import Checkpointer, CheckpointError
 from .tracking import (
     NOT_REUSABLE,
@@ -534,9 +534,9 @@ class VariableBrowser(widgets.VBox):
             sections.append(_parts_table([self._tracker.record(part) for part in parts],
                                          [_slice_of(part).var_offset for part in parts]))
         if value is not None and value.size:
-            numeric = np.issubdtype(value.dtype, np.number) or value.dtype == np.bool_
-            if numeric:
-                sections.append(histogram_svg(np.abs(value) if np.iscomplexobj(value) else value))
+            plotted = stats.plottable(value)
+            if plotted is not None:
+                sections.append(histogram_svg(plotted))
             sections.append(f'<div>first values: <code>{html.escape(_first_values(value))}'
                             '</code></div>')
         self.details.value = ''.join(sections)

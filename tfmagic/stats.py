@@ -58,7 +58,7 @@ def value_stats(value: np.ndarray | Sequence[np.ndarray] | None) -> Stats:
     parts = _parts(value)
     size = sum(part.size for part in parts)
     nbytes = sum(part.nbytes for part in parts)
-    if size == 0 or not all(_is_numeric(part.dtype) for part in parts):
+    if size == 0 or not all(is_numeric(part.dtype) for part in parts):
         return (size, nbytes, *_UNDEFINED)
     with np.errstate(all='ignore'):  # inf and NaN give NaN, not a warning per listing
         moments = _moments(parts)
@@ -72,7 +72,15 @@ def _parts(value: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     return [np.asarray(value)]
 
 
-def _is_numeric(dtype: np.dtype) -> bool:
+def plottable(value: np.ndarray) -> np.ndarray | None:
+    """What a histogram of ``value`` shows: the numbers (booleans as 0 and
+    1), magnitudes for complex ones; ``None`` for values that are no numbers."""
+    if not is_numeric(value.dtype):
+        return None
+    return np.abs(value) if np.iscomplexobj(value) else value
+
+
+def is_numeric(dtype: np.dtype) -> bool:
     """Numbers and booleans, including the float types numpy does not know
     as numbers but can widen to float64 (``ml_dtypes``' bfloat16, float8_*,
     which TensorFlow hands out)."""

@@ -7,18 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TypeAlias, TypeVar
+from typing import Literal, TypeAlias, TypeVar
 
 import tensorflow as tf
 
 from ..tracking import VariableRecord
 from .index import BOOKKEEPING_KEYS, OBJECT_VALUE_SUFFIX, CheckpointIndex, graph_name
 
-MATCH = 'match'
-MISSING_IN_GRAPH = 'missing in graph'
-MISSING_IN_CHECKPOINT = 'missing in checkpoint'
-SHAPE_MISMATCH = 'shape mismatch'
-DTYPE_MISMATCH = 'dtype mismatch'
+#: How a checkpoint key and a graph variable compare (``%inspectckpt``'s status).
+Status: TypeAlias = Literal['match', 'missing in graph', 'missing in checkpoint',
+                            'shape mismatch', 'dtype mismatch']
+MATCH: Status = 'match'
+MISSING_IN_GRAPH: Status = 'missing in graph'
+MISSING_IN_CHECKPOINT: Status = 'missing in checkpoint'
+SHAPE_MISMATCH: Status = 'shape mismatch'
+DTYPE_MISMATCH: Status = 'dtype mismatch'
 
 T = TypeVar('T')
 
@@ -81,7 +84,7 @@ class Entry:
     record: VariableRecord | None  # the graph variable's; None if missing in graph
     shape: tuple | None            # the checkpoint's; the graph's if missing there
     dtype: str
-    status: str
+    status: Status
 
     def describe(self) -> str:
         where = self.key if self.key is not None else self.name
@@ -133,7 +136,7 @@ def _shapes_agree(graph_shape: tuple | None, ckpt_shape: tuple) -> bool:
         g is None or g == c for g, c in zip(graph_shape, ckpt_shape, strict=True))
 
 
-def _status(record: VariableRecord, shape: tuple, dtype: str) -> str:
+def _status(record: VariableRecord, shape: tuple, dtype: str) -> Status:
     if not _shapes_agree(record.shape, shape):
         return SHAPE_MISMATCH
     return MATCH if record.dtype == dtype else DTYPE_MISMATCH
@@ -149,7 +152,7 @@ class Comparison:
     key: list[str | None]
     shape: list
     dtype: list[str]
-    status: list[str]
+    status: list[Status]
     graph: GraphIndex
 
     @property
