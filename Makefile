@@ -51,9 +51,13 @@ $(STAMP_MIN): pyproject.toml constraints-min.txt
 
 # The InteractiveShell and real-kernel tiers with every runtime dependency at
 # its declared minimum (constraints-min.txt), on the oldest Python available.
+# Not here: the browser tier (no Playwright in this venv), and the check that
+# the lessons' committed outputs are current, which are .venv's outputs (older
+# pandas lays out a wide table differently); the lessons still run and teach.
 test-min: $(STAMP_MIN)
 	@$(PY_MIN) -c 'import sys; print("test-min on Python", sys.version.split()[0])'
-	$(PY_MIN) -m pytest -m 'shell or kernel'
+	$(PY_MIN) -m pytest -m 'shell or kernel' --ignore=tests/test_panel_browser.py \
+	  --deselect tests/test_lesson_outputs.py::test_committed_outputs_are_current
 
 # The built wheel (not the editable install) in a clean venv, loaded in a real kernel.
 test-wheel: $(STAMP)

@@ -87,14 +87,19 @@ class ErrorHints:
 
     def _pass_on(self, previous: CustomTB, etype: type[BaseException], value: BaseException,
                  tb: TracebackType | None, tb_offset: int | None) -> None:
-        previous(etype, value, tb, tb_offset=tb_offset)
-        if self.installed and self.shell.CustomTB is not self._custom_tb:
-            # It failed, and IPython's wrapper unregistered every handler
-            # (ours too) and did not show the error: take the shell back.
-            shell = self.shell
-            assert self._custom_tb is not None, 'install() kept ours'
-            self._previous = (shell.custom_exceptions, shell.CustomTB)
-            shell.custom_exceptions, shell.CustomTB = (Exception,), self._custom_tb
+        try:
+            previous(etype, value, tb, tb_offset=tb_offset)
+        finally:
+            # If it failed, IPython's wrapper unregistered every handler (ours
+            # too) and did not show the error (before IPython 9 the wrapper
+            # itself then raises, and _handler shows it): take the shell back.
+            taken = self.installed and self.shell.CustomTB is not self._custom_tb
+            if taken:
+                shell = self.shell
+                assert self._custom_tb is not None, 'install() kept ours'
+                self._previous = (shell.custom_exceptions, shell.CustomTB)
+                shell.custom_exceptions, shell.CustomTB = (Exception,), self._custom_tb
+        if taken:
             self._show(etype, value, tb, tb_offset)
 
     def _show(self, etype: type[BaseException], value: BaseException,
