@@ -390,7 +390,7 @@ class VariableBrowser(widgets.VBox):
         self._settings = settings
         self._events = events
         self._cell_id = cell_id
-        self._tree = ScopeTree()
+        self._scope_tree = ScopeTree()
         self._expanded: set[str] = set()
         self._generation: int | None = None
         self._position = 0
@@ -442,7 +442,7 @@ class VariableBrowser(widgets.VBox):
         tracker = self._tracker
         rebuild = tracker.generation != self._generation
         if rebuild:  # first refresh, or a reset: start over from every record
-            self._tree = ScopeTree()
+            self._scope_tree = ScopeTree()
             self._expanded.clear()
             self._selected = None
             self._generation = tracker.generation
@@ -453,7 +453,7 @@ class VariableBrowser(widgets.VBox):
         for name in dict.fromkeys(names):
             record = tracker.find(name)
             if record is not None:
-                self._tree.put(record)
+                self._scope_tree.put(record)
         if names or rebuild:
             self._render()
         if self._selected is not None:  # its values may have changed
@@ -475,7 +475,7 @@ class VariableBrowser(widgets.VBox):
 
     def _render(self) -> None:
         text = self.filter.value.strip()
-        rows = self._tree.matching(text) if text else self._tree.rows(self._expanded)
+        rows = self._scope_tree.matching(text) if text else self._scope_tree.rows(self._expanded)
         self.summary.value = self._summary()
         self._updating = True
         try:
@@ -487,7 +487,7 @@ class VariableBrowser(widgets.VBox):
             self._updating = False
 
     def _summary(self) -> str:
-        tree = self._tree
+        tree = self._scope_tree
         optimizer = (f' (<b>{tree.optimizer_count}</b> optimizer state)'
                      if tree.optimizer_count else '')
         return (f'<b>{len(tree)}</b> variables{optimizer} in <b>{tree.scope_count()}</b> '
