@@ -394,7 +394,8 @@ class VariableTracker:
         order: one per logical variable (a partitioned one's parts together,
         in the place of its first part), or with ``shards`` one per part."""
         variables = self.workspace.variables() if variables is None else list(variables)
-        if shards:
+        self._group()
+        if shards or not self._partitioned:  # then each variable is a logical one
             ws = self.workspace
             trainable = ws.trainable_ids()
             return [VariableInfo(self.record(v), (v,), id(v) in trainable, flag)
@@ -413,6 +414,8 @@ class VariableTracker:
         each with its record and parts, in graph order."""
         variables = self.workspace.variables() if variables is None else variables
         self._group()
+        if not self._partitioned:
+            return [(self.record(var), (var,)) for var in variables]
         groups: list[tuple[VariableRecord, tuple[tf.Variable, ...]]] = []
         seen: set[str] = set()
         for var in variables:
