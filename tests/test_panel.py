@@ -2,6 +2,9 @@
 partitioned variables, optimizer state, checkpoint buttons, escaping, several
 panels, a cell's panel replaced by the next one from that cell, and closing."""
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -73,20 +76,28 @@ def widgets_in(widget):
             yield getattr(widget, name)
 
 
-@pytest.fixture(autouse=True)
-def jupyter_shell(ip, monkeypatch):
-    """The shell as a Jupyter kernel's: ``%tfpanel`` answers terminal
-    IPython, which has no ``kernel``, with the ``%vars`` table instead."""
-    monkeypatch.setattr(ip, 'kernel', object(), raising=False)
+def open_panel() -> VariableBrowser:
+    """The panel ``%tfpanel`` shows in Jupyter (this shell is no kernel, so
+    ``%tfpanel`` itself would print the ``%vars`` table instead)."""
+    return tfmagic._magics.open_panel()
+
+
+@contextlib.contextmanager
+def opened() -> Iterator[VariableBrowser]:
+    """A panel as ``%tfpanel`` shows it, closed afterwards."""
+    panel = open_panel()
+    try:
+        yield panel
+    finally:
+        panel.close()
 
 
 @pytest.fixture
 def panel(ip, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ok(ip, MODEL)
-    panel = ok(ip, '%tfpanel')
-    yield panel
-    panel.close()
+    with opened() as panel:
+        yield panel
 
 
 def test_tfpanel_returns_a_browser_of_scopes(panel):
@@ -97,7 +108,7 @@ def test_tfpanel_returns_a_browser_of_scopes(panel):
 
 def test_expanding_a_scope_shows_its_variables_with_marks(ip, panel):
     panel.tree.value = 'scope:layer1'  # what clicking the row does
-    cell = ip.execution_count - 2
+    cell = ip.execution_count - 1  # the MODEL cell, the last one run
     assert labels(panel) == ['▾ layer1/  (2)',
                              f'  ⊘ b  [2] int32  tf.Variable [{cell}]',
                              f'    w  [2, 2] float32  get_variable [{cell}]']
@@ -210,7 +221,7 @@ def test_names_and_messages_are_escaped(ip, panel, tmp_path):
 
 
 def test_several_panels_stay_in_sync_and_closing_unregisters(ip, panel):
-    other = ok(ip, '%tfpanel')
+    other = open_panel()
     hooks = tfmagic._magics.hooks
     assert hooks._after_cell.count(panel.refresh) == 1 and other.refresh in hooks._after_cell
     ok(ip, "n = tf.compat.v1.get_variable('n', [1])")
@@ -239,14 +250,11 @@ def test_large_graph_renders_only_expanded_scopes(ip, ws):
             with tf.compat.v1.variable_scope(f'scope{s:03d}'):
                 for v in range(20):
                     tf.compat.v1.get_variable(f'v{v:03d}', [1])
-    panel = ok(ip, '%tfpanel')
-    try:
+    with opened() as panel:
         assert len(panel.tree.options) == 100
         assert '<b>2000</b> variables in <b>100</b> scopes' in panel.summary.value
         panel.expand('scope042')
         assert len(panel.tree.options) == 120
-    finally:
-        panel.close()
 
 
 def test_histogram_svg_is_plain_svg():
@@ -262,8 +270,7 @@ def test_a_partitioned_variable_is_one_row_counted_once(ip, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     ok(ip, PARTITIONED)
     cell = ip.execution_count - 1
-    panel = ok(ip, '%tfpanel')
-    try:
+    with opened() as panel:
         panel.expand('enc')
         assert labels(panel) == ['▾ enc/  (2)',
                                  f'    cols  [2, 6] float32 ×3 parts  get_variable [{cell}]',
@@ -271,15 +278,12 @@ def test_a_partitioned_variable_is_one_row_counted_once(ip, tmp_path, monkeypatc
         assert '<b>2</b> variables in <b>1</b> scopes' in panel.summary.value
         assert len(ok(ip, '%vars')) == 2
         assert '×N parts: one partitioned variable' in panel.summary.value
-    finally:
-        panel.close()
 
 
 def test_details_of_a_partitioned_variable_cover_all_its_parts(ip, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ok(ip, PARTITIONED)
-    panel = ok(ip, '%tfpanel')
-    try:
+    with opened() as panel:
         panel.select('enc/emb')
         details = panel.details.value
         assert '<th>shape</th><td>(10, 4)</td>' in details
@@ -299,8 +303,6 @@ def test_details_of_a_partitioned_variable_cover_all_its_parts(ip, tmp_path, mon
         assert ('first values: <code>0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, …</code>'
                 in panel.details.value)
         assert '<td>enc/cols/part_2</td><td>[2, 2]</td><td>[0, 4]</td>' in panel.details.value
-    finally:
-        panel.close()
 
 
 def test_the_parts_list_names_their_devices(ip, tmp_path, monkeypatch):
@@ -310,13 +312,10 @@ with tf.device('/cpu:0'):
     emb = tf.compat.v1.get_variable('emb', [4, 2], initializer=slice_of(np.zeros((4, 2))),
                                     partitioner=tf.compat.v1.fixed_size_partitioner(2))
 """)
-    panel = ok(ip, '%tfpanel')
-    try:
+    with opened() as panel:
         panel.select('emb')
         assert '<th>device</th></tr><tr><td>emb/part_0</td><td>[2, 2]</td><td>[0, 0]</td>' \
                '<td>/device:CPU:0</td></tr>' in panel.details.value
-    finally:
-        panel.close()
 
 
 # -- optimizer state ------------------------------------------------------------------------
@@ -326,8 +325,7 @@ def test_optimizer_slots_are_rows_under_their_variable(ip, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     ok(ip, TRAINED)
     cell = ip.execution_count - 1
-    panel = ok(ip, '%tfpanel')
-    try:
+    with opened() as panel:
         panel.expand('enc')
         assert labels(panel) == [
             '▾ enc/  (6)',
@@ -351,22 +349,17 @@ def test_optimizer_slots_are_rows_under_their_variable(ip, tmp_path, monkeypatch
         assert panel.details.value.count('<td>enc/emb/part_') == 3
         panel.select('beta1_power')
         assert '<th>min</th><td>0.81</td>' in panel.details.value  # 0.9, times 0.9 per step
-    finally:
-        panel.close()
 
 
 def test_a_matching_slot_is_shown_under_its_variable(ip, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ok(ip, TRAINED)
-    panel = ok(ip, '%tfpanel')
-    try:
+    with opened() as panel:
         panel.filter.value = 'W/Adam_1'
         assert keys(panel) == ['scope:enc', 'var:enc/W', 'var:enc/W/Adam_1']
         assert labels(panel)[2].startswith('    ◇ Adam_1  ')
         panel.filter.value = 'beta*'
         assert keys(panel) == ['var:beta1_power', 'var:beta2_power']
-    finally:
-        panel.close()
 
 
 def test_slots_stay_with_their_variable_in_the_tree():
@@ -395,7 +388,7 @@ def test_slots_stay_with_their_variable_in_the_tree():
 
 def test_a_new_panel_from_the_same_cell_closes_the_earlier_one(ip, panel):
     hooks = tfmagic._magics.hooks
-    panels = [ok_in_cell(ip, '%tfpanel', 'panel-cell') for _ in range(10)]
+    panels = [ok_in_cell(ip, 'tfmagic._magics.open_panel()', 'panel-cell') for _ in range(10)]
     *replaced, last = panels
     try:
         assert all(p.comm is None for p in replaced) and last.comm is not None
