@@ -221,10 +221,15 @@ class VariableTracker:
     # is, so each read is a lookup instead of a parse of the code object.
     _custom_getter.__signature__ = inspect.signature(_custom_getter)  # type: ignore[attr-defined]  # a function takes any attribute
 
-    def _variable_count(self) -> int:
+    def _collections(self) -> tuple[list[tf.Variable], list[tf.Variable]]:
+        """The graph's global and local variable collections, as TF keeps them."""
         graph = self.workspace.graph
-        return (len(graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES))
-                + len(graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)))
+        return (graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES),
+                graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES))
+
+    def _variable_count(self) -> int:
+        global_vars, local_vars = self._collections()
+        return len(global_vars) + len(local_vars)
 
     def _record(self, var: tf.Variable, created_by: CreatedBy, cell: int | None) -> VariableRecord:
         record = VariableRecord(
@@ -256,9 +261,7 @@ class VariableTracker:
         asked for. The collections only grow between resets, so only the
         variables added since the last call are read: a cell's worth, not
         the graph."""
-        graph = self.workspace.graph
-        global_vars = graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
-        local_vars = graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
+        global_vars, local_vars = self._collections()
         done_global, done_local = self._grouped
         if (len(global_vars), len(local_vars)) == self._grouped:
             return

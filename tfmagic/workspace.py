@@ -76,8 +76,8 @@ class ManagedSession(tf.compat.v1.Session):
     TF1 Keras calls directly), and marks the ``OpError``s it raises."""
 
     def __init__(self, before_run: Callable[[], None], graph: tf.Graph,
-                 config: tf.compat.v1.ConfigProto | None = None, target: str = ''):
-        super().__init__(target=target, graph=graph, config=config)
+                 config: tf.compat.v1.ConfigProto | None = None):
+        super().__init__(graph=graph, config=config)
         self._before_run = before_run
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
