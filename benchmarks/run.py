@@ -32,7 +32,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 import _common  # noqa: E402  (needs the sys.path entry above; sets TF's log level)
 from _common import REGISTRY, Context, Result  # noqa: E402  (needs the sys.path entry above)
 
-MODULES = ('bench_cells', 'bench_vars', 'bench_stats', 'bench_checkpoints', 'bench_panel')
+MODULES = ('bench_cells', 'bench_vars', 'bench_stats', 'bench_checkpoints', 'bench_panel',
+           'bench_graph')
 RESULTS = HERE / 'results' / 'latest.json'
 
 

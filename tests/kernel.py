@@ -24,8 +24,8 @@ from jupyter_client import KernelManager
 #: Seconds a cell may take unless ``run`` is told otherwise.
 DEFAULT_TIMEOUT = 60
 
-#: Quiets TensorFlow's C++ logging, which ipykernel forwards into the cells'
-#: stderr (a few lines logged before absl starts still reach the first cell).
+#: Quiets TensorFlow's C++ logging in a kernel that imports TensorFlow before
+#: tfmagic (tfmagic keeps the start-up lines out itself: tfmagic/_tflog.py).
 QUIET_ENV = {'TF_CPP_MIN_LOG_LEVEL': '2'}
 
 
@@ -77,11 +77,16 @@ class Kernel:
     """A started ``python3`` kernel with a blocking client."""
 
     def __init__(self, cwd, timeout: float = DEFAULT_TIMEOUT, env: dict | None = None,
-                 kernel_name: str = 'python3'):
+                 kernel_name: str = 'python3', unset: tuple[str, ...] = ()):
+        """``env`` is added to this process's environment and QUIET_ENV;
+        the names in ``unset`` are taken out of the result."""
         self.cwd = Path(cwd)
         self.timeout = timeout
         self.km = KernelManager(kernel_name=kernel_name)
-        self.km.start_kernel(cwd=str(cwd), env={**os.environ, **QUIET_ENV, **(env or {})})
+        kernel_env = {**os.environ, **QUIET_ENV, **(env or {})}
+        for name in unset:
+            kernel_env.pop(name, None)
+        self.km.start_kernel(cwd=str(cwd), env=kernel_env)
         self.kc = self.km.blocking_client()
         self.kc.start_channels()
         try:

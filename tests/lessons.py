@@ -7,12 +7,14 @@ pytest session, whichever module asks first, in a fresh ``python3`` kernel
 whose cwd is a temporary copy of notebooks/. A notebook with an exercise gets
 its solution (from ``SOLUTIONS``) appended, with a copy of the cell tagged
 ``exercise-check`` after it; the committed cells come first and run exactly
-as they do for a learner.
+as they do for a learner. ``test_notebooks.py``'s ``main`` executes the
+committed lessons the same way (:func:`execute`): no ``TF_CPP_MIN_LOG_LEVEL``
+in the kernel's environment (:func:`kernel_env`), no widget state stored.
 """
 
 from __future__ import annotations
 
-import re
+import os
 import shutil
 from pathlib import Path
 
@@ -37,35 +39,52 @@ SOLUTIONS = {
 #: What lessons leave in their folder (gitignored); not copied into the test's folder.
 LESSON_OUTPUT_DIRS = ('checkpoints', 'logs', '.ipynb_checkpoints')
 
-# TensorFlow's C++ start-up log, which ipykernel forwards to the first cell's
-# stderr: timestamps and process ids, nothing a lesson teaches.
-TF_LOG_LINE = re.compile(
-    r'^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR'
-    r'|[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\] .*'
-    r'|To enable the following instructions: .* rebuild TensorFlow with the appropriate'
-    r' compiler flags\.)$')
+#: What TensorFlow logs when it starts (oneDNN, cpu_feature_guard, absl's
+#: banner), which tfmagic keeps out of the notebook: no lesson output may show it.
+TF_STARTUP_LOG = ('oneDNN', 'cpu_feature_guard', 'InitializeLog')
+
+#: Left out of a lesson kernel's environment: conftest.py sets the first for
+#: the tests; pytest sets the second while a test runs, and ipykernel then
+#: forwards nothing written to file descriptors 1 and 2 (C++ logs) to the cells.
+NOT_IN_KERNEL_ENV = ('TF_CPP_MIN_LOG_LEVEL', 'PYTEST_CURRENT_TEST')
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment of a lesson's kernel: this process's, without
+    :data:`NOT_IN_KERNEL_ENV`, so that a lesson runs as for a learner who
+    never set a log level, under pytest as from ``main``, and its outputs
+    show whatever TensorFlow writes that tfmagic does not keep out."""
+    return {name: value for name, value in os.environ.items() if name not in NOT_IN_KERNEL_ENV}
 
 
 def execute(nb, cwd: Path, timeout: int = 120):
-    """Run every cell of ``nb`` in a fresh kernel started in ``cwd``; raise on
-    an error (except in cells tagged ``raises-exception``). Returns ``nb``
-    with its outputs, TensorFlow's start-up log removed."""
+    """Run every cell of ``nb`` in a fresh kernel started in ``cwd`` (with
+    :func:`kernel_env`); raise on an error (except in cells tagged
+    ``raises-exception``). Returns ``nb`` with its outputs, consecutive
+    stream outputs joined (a kernel splits them anywhere, differently from
+    run to run), without widget state: a saved lesson's panel is the static
+    snapshot in its output (a stored state would make nbconvert show the
+    widget view instead)."""
     NotebookClient(nb, timeout=timeout, kernel_name='python3', record_timing=False,
-                   resources={'metadata': {'path': str(cwd)}}).execute()
+                   store_widget_state=False,
+                   resources={'metadata': {'path': str(cwd)}}).execute(env=kernel_env())
+    nb.metadata.pop('widgets', None)  # a state an earlier run stored
     for cell in nb.cells:
         if cell.cell_type == 'code':
-            cell.outputs = [out for out in map(_without_tf_log, cell.outputs) if out]
+            cell.outputs = _streams_joined(cell.outputs)
     return nb
 
 
-def _without_tf_log(output):
-    if output.output_type == 'stream' and output.name == 'stderr':
-        lines = [line for line in output.text.splitlines(keepends=True)
-                 if not TF_LOG_LINE.match(line.rstrip('\n'))]
-        if not lines:
-            return None
-        output.text = ''.join(lines)
-    return output
+def _streams_joined(outputs: list) -> list:
+    joined: list = []
+    for out in outputs:
+        last = joined[-1] if joined else None
+        if (out.output_type == 'stream' and last is not None
+                and last.output_type == 'stream' and last.name == out.name):
+            last.text += out.text
+        else:
+            joined.append(out)
+    return joined
 
 
 def with_solution(nb, solution: str):
@@ -132,3 +151,24 @@ def executed(tmp_path_factory) -> Lessons:
     """name -> the notebook executed in a temp copy of notebooks/, shared by
     every test module that imports this fixture (the cache is per process)."""
     return Lessons(tmp_path_factory)
+
+
+def lesson_02_panel_lines(nb) -> list[str]:
+    """The tree lines of lesson 02's panel snapshot: every scope open, ``b``
+    (made by get_variable in a name scope) at the top level, outside both
+    of the article's scopes; marks for tf.Variable."""
+    cell, enc, name = (tagged(nb, tag).execution_count
+                       for tag in ('scoping', 'tfscope-variable', 'tfscope-name'))
+    return [
+        '▾ block/  1 variable',
+        f'│   ⊘ m  []  float32  tf.Variable  cell {name}',
+        '▾ encoder/  2 variables',
+        f'│   ⊘ steps  []  int32  tf.Variable  cell {enc}',
+        f'│     w  [2]  float32  get_variable  cell {enc}',
+        '▾ scope_name/  1 variable',
+        f'│   ⊘ a  []  int32  tf.Variable  cell {cell}',
+        '▾ scope_vars/  2 variables',
+        f'│   ⊘ a  []  int32  tf.Variable  cell {cell}',
+        f'│     b  []  int32  get_variable  cell {cell}',
+        f'  b  []  int32  get_variable  cell {cell}',
+        f'  k  [1]  float32  get_variable  cell {name}']

@@ -15,9 +15,11 @@ To refresh the committed outputs after editing a lesson::
 
 from __future__ import annotations
 
-import os
+import html
+import json
 import re
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 if __package__ in (None, ''):  # run as a script: make `tests` importable
@@ -31,12 +33,14 @@ from tests.lessons import (
     NOTEBOOKS,
     NOTEBOOKS_DIR,
     SOLUTIONS,
-    TF_LOG_LINE,
+    TF_STARTUP_LOG,
     execute,
     executed,
+    lesson_02_panel_lines,
     tagged,
     text_of,
 )
+from tfmagic import marks
 
 pytestmark = pytest.mark.kernel
 
@@ -46,7 +50,13 @@ __all__ = ['executed']  # the shared session fixture, used below
 _UNSTABLE = re.compile(r'/work/|/tmp/|/home/|/root/|site-packages|\b0x[0-9a-f]{6,}')
 
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
-WIDGET_STATE = 'application/vnd.jupyter.widget-state+json'
+
+#: The static picture a panel's output carries (``VariableBrowser._repr_mimebundle_``).
+SNAPSHOT_HTML = re.compile(r'<div class="tfmagic-snapshot"><p><b>(.*?)</b> <i>\((.*?)\)</i></p>'
+                           r'<pre>(.*)</pre><p><small>(.*?)</small></p></div>', re.S)
+SNAPSHOT_SUMMARY = re.compile(
+    r'\d+ variables? in \d+ scopes? '
+    r'\(a snapshot from when the panel was shown: run the cell to browse live\)')
 
 LESSONS = ['01_creating_variables.ipynb', '02_scopes.ipynb', '03_sharing.ipynb',
            '04_save_restore.ipynb']
@@ -78,7 +88,6 @@ def test_committed_outputs_are_clean(path):
     for cell in code:
         text = text_of(cell)
         assert not _UNSTABLE.search(text), text
-        assert not TF_LOG_LINE.search(text), text
         for out in cell.outputs:
             if out.output_type == 'error':
                 traceback = strip_ansi('\n'.join(out.traceback))
@@ -88,16 +97,50 @@ def test_committed_outputs_are_clean(path):
         assert len(errors) == failing, cell.source  # an error exactly where one is meant
 
 
+def startup_log_in(nb) -> list[str]:
+    """The outputs of ``nb`` that show TensorFlow's start-up log."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get('outputs', []):
+            text = json.dumps(out, ensure_ascii=False)
+            found += [f'{cell.source!r}: {word}' for word in TF_STARTUP_LOG if word in text]
+    return found
+
+
 @pytest.mark.parametrize('path', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_committed_widgets_have_their_state(path):
-    """A panel in a committed notebook is a widget view whose state is saved
-    with the notebook, so a front end shows it without a kernel."""
+def test_no_tensorflow_startup_log_in_lessons(path, executed):
+    """tfmagic keeps TensorFlow's start-up log (oneDNN, cpu_feature_guard,
+    absl's InitializeLog banner) out of the notebook: neither the committed
+    copy nor a fresh run shows it, their kernels started without
+    ``TF_CPP_MIN_LOG_LEVEL`` (``lessons.kernel_env``)."""
+    assert startup_log_in(nbformat.read(path, as_version=4)) == []
+    assert startup_log_in(executed(path.name)) == []
+
+
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_panels_carry_their_snapshot(path):
+    """A panel in a committed lesson carries a static snapshot of its tree,
+    in HTML and in plain text, which whatever shows the notebook without a
+    kernel shows; no widget state is stored (nbconvert would show the widget
+    view instead of the snapshot)."""
     nb = nbformat.read(path, as_version=4)
-    views = [out.data[WIDGET_VIEW]['model_id'] for cell in nb.cells if cell.cell_type == 'code'
-             for out in cell.outputs if WIDGET_VIEW in out.get('data', {})]
-    if views:
-        state = nb.metadata['widgets'][WIDGET_STATE]['state']
-        assert all(model_id in state for model_id in views)
+    assert 'widgets' not in nb.metadata
+    panels = [cell for cell in nb.cells if 'panel' in cell.metadata.get('tags', [])]
+    outputs = [out.data for cell in nb.cells if cell.cell_type == 'code'
+               for out in cell.outputs if WIDGET_VIEW in out.get('data', {})]
+    assert len(outputs) == len(panels)
+    for data in outputs:
+        plain = data['text/plain']
+        assert 'VariableBrowser(children' not in plain
+        summary, *rows, legend = plain.splitlines()
+        assert SNAPSHOT_SUMMARY.fullmatch(summary), summary
+        assert rows, 'an empty tree'
+        assert legend == marks.LEGEND
+        snapshot = SNAPSHOT_HTML.fullmatch(data['text/html'])
+        assert snapshot, data['text/html']
+        bold, note, pre, small = map(html.unescape, snapshot.groups())
+        assert f'{bold} ({note})' == summary and small == legend
+        assert pre.splitlines() == rows
 
 
 # -- what the lessons teach --------------------------------------------------------
@@ -115,20 +158,46 @@ def hint_of(cell) -> str:
     return strip_ansi('\n'.join(error_of(cell).traceback))
 
 
-def panel_labels(nb, cell) -> list[str]:
+def panel_labels(cell) -> list[str]:
     """The rows of the scope tree of the panel ``cell`` displays, from the
-    widget state nbclient saved (the panel as it was when the notebook ended)."""
-    [view] = [out.data[WIDGET_VIEW]['model_id'] for out in cell.outputs
-              if WIDGET_VIEW in out.get('data', {})]
-    state = nb.metadata['widgets'][WIDGET_STATE]['state']
+    snapshot in its output (the tree as it was when the panel was shown,
+    every scope open, a guide per level), without the legend that ends it."""
+    [data] = [out.data for out in cell.outputs if WIDGET_VIEW in out.get('data', {})]
+    *tree, legend = data['text/plain'].splitlines()[1:]  # under the summary line
+    assert legend == marks.LEGEND
+    return tree
 
-    def descendants(model_id):
-        yield state[model_id]
-        for child in state[model_id]['state'].get('children', []):
-            yield from descendants(child.removeprefix('IPY_MODEL_'))
-    selects = [m['state']['_options_labels'] for m in descendants(view)
-               if m['model_name'] == 'SelectModel']
-    return selects[0]  # the tree comes before the checkpoint list
+
+_SVG = '{http://www.w3.org/2000/svg}'
+
+
+def picture_boxes(svg: str) -> dict[str, list[str]]:
+    """What each box of a ``%tfgraph`` picture holds, by where it is drawn:
+    box label (``''`` for the top level) -> the first line of each node
+    whose label lies inside the box's outline (the innermost box)."""
+    def texts(group):
+        return [t.text for t in group.iter(_SVG + 'text')]
+
+    boxes = []
+    found: dict[str, list[str]] = {'': []}
+    for group in ET.fromstring(svg).iter(_SVG + 'g'):
+        kinds = group.get('class', '').split()
+        if 'cluster' in kinds:
+            outline = next(group.iter(_SVG + 'path'), None)  # a rounded box; else a polygon
+            numbers = [float(n) for n in re.findall(r'-?\d+(?:\.\d+)?', (
+                outline.get('d') if outline is not None
+                else next(group.iter(_SVG + 'polygon')).get('points')))]
+            xs, ys = numbers[0::2], numbers[1::2]
+            boxes.append((texts(group)[0], min(xs), max(xs), min(ys), max(ys)))
+            found[texts(group)[0]] = []
+    for group in ET.fromstring(svg).iter(_SVG + 'g'):
+        if 'node' in group.get('class', '').split():
+            first = next(group.iter(_SVG + 'text'))
+            x, y = float(first.get('x')), float(first.get('y'))
+            inside = [b for b in boxes if b[1] <= x <= b[2] and b[3] <= y <= b[4]]
+            label = min(inside, key=lambda b: (b[2] - b[1]) * (b[4] - b[3]))[0] if inside else ''
+            found[label].append(first.text)
+    return {label: sorted(nodes) for label, nodes in found.items()}
 
 
 def not_yet(nb, answer_words) -> str:
@@ -194,16 +263,8 @@ def test_lesson_02_teaches_which_names_get_the_prefix(executed):
         'scope_vars/a': ('scope_vars', 'tf.Variable'),
         'scope_vars/b': ('scope_vars', 'get_variable')}
 
-    # the panel: scopes opened from code, b outside scope_name, marks for tf.Variable
-    cell = tagged(nb, 'scoping').execution_count
-    labels = panel_labels(nb, tagged(nb, 'panel'))
-    assert labels == [
-        '▸ block/  (1)', '▸ encoder/  (2)',
-        '▾ scope_name/  (1)', f'  ⊘ a  [] int32  tf.Variable [{cell}]',
-        '▾ scope_vars/  (2)', f'  ⊘ a  [] int32  tf.Variable [{cell}]',
-        f'    b  [] int32  get_variable [{cell}]',
-        f'  b  [] int32  get_variable [{cell}]',
-        f"  k  [1] float32  get_variable [{tagged(nb, 'tfscope-name').execution_count}]"]
+    # the panel's snapshot: b at the top level, outside scope_name/ and scope_vars/
+    assert panel_labels(tagged(nb, 'panel')) == lesson_02_panel_lines(nb)
 
     # TensorBoard's files, and the graph read back from them
     assert text_of(tagged(nb, 'filewriter')) == (
@@ -216,6 +277,16 @@ def test_lesson_02_teaches_which_names_get_the_prefix(executed):
     assert boxes['scope_name/'] == ['a', 'c', 'res']
     assert boxes['block/'] == ['m', 'z'] and boxes['encoder/'] == ['steps', 'w', 'y']
     assert 'Read' in boxes['b/'] and 'Read' in boxes['k/']
+
+    # %tfgraph's picture of the article's example: what each box holds
+    graph_cell = tagged(nb, 'tfgraph')
+    [picture] = [out for out in graph_cell.outputs if 'image/svg+xml' in out.get('data', {})]
+    assert picture_boxes(picture.data['image/svg+xml']) == {
+        'scope_vars/': ['b', 'c', 'res/', '⊘ a'],
+        'scope_name/': ['c', 'res/', '⊘ a'],
+        '': ['b']}
+    assert picture.data['text/plain'] == (
+        '<%tfgraph: 2 open scopes, 2 closed scopes, 4 variables, 2 op nodes, 6 edges>')
 
     not_yet(nb, ['net/inner/w', 'net/block'])
 
@@ -289,11 +360,19 @@ def test_lesson_03_teaches_sharing_and_its_errors(executed):
         'stats/count': ('tf.Variable', counter, 0, [], 'not reusable'),
         'stats_2/count': ('tf.Variable', cells['variable-in-reuse'], 0, [], 'not reusable')}
 
-    # the panel: ↻ and ×N for shared variables, ⊘ for tf.Variables
-    labels = panel_labels(nb, tagged(nb, 'panel'))
-    assert f'  ↻ kernel  [2, 3] float32  get_variable [{dense}] ×5' in labels
-    assert f'  ↻ bias  [3] float32  get_variable [{dense}] ×2' in labels
-    assert '▸ stats/  (1)' in labels and '▸ stats_2/  (1)' in labels
+    # the panel's snapshot: ↻ and shared ×N for shared variables, ⊘ for tf.Variables
+    assert panel_labels(tagged(nb, 'panel')) == [
+        '▾ head/  2 variables',
+        f"│   ↻ bias  [2]  float32  get_variable  cell {cells['auto-first']}  shared ×1",
+        f"│   ↻ kernel  [3, 2]  float32  get_variable  cell {cells['auto-first']}  shared ×1",
+        '▾ stats/  1 variable',
+        f'│   ⊘ count  []  int32  tf.Variable  cell {counter}',
+        '▾ stats_2/  1 variable',
+        f"│   ⊘ count  []  int32  tf.Variable  cell {cells['variable-in-reuse']}",
+        '▾ tower/  3 variables',
+        f'│   ↻ bias  [3]  float32  get_variable  cell {dense}  shared ×2',
+        f'│   ↻ kernel  [2, 3]  float32  get_variable  cell {dense}  shared ×5',
+        f"│     scale  [3]  float32  get_variable  cell {cells['auto-reuse']}"]
 
     not_yet(nb, ['created', 'shared', 'error'])
 
@@ -364,8 +443,9 @@ def test_lesson_04_teaches_checkpoints(executed):
 
 
 def main(paths: list[str]) -> None:
-    """Execute the given notebooks (default: all) in notebooks/ and save them."""
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # as in the tests (conftest.py)
+    """Execute the given notebooks (default: all) in notebooks/ and save them:
+    as the tests do (``lessons.execute``), without widget state, in a kernel
+    without ``TF_CPP_MIN_LOG_LEVEL``."""
     for path in map(Path, paths) if paths else NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         execute(nb, NOTEBOOKS_DIR)

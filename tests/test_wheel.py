@@ -28,8 +28,10 @@ NOTEBOOK_CHECK = textwrap.dedent('''\
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
         "%load_ext tfmagic\\nimport tensorflow as tf\\nimport tfmagic\\n"
         "w = tf.compat.v1.get_variable('w', initializer=[1.0, 2.0])",
-        "frame = %vars\\nprint(json.dumps([tfmagic.__version__, tfmagic.__file__, "
-        "frame['name'].tolist(), w.eval().tolist()]))",
+        "frame = %vars\\npanel = %tfpanel\\nshown = panel._repr_mimebundle_()\\n"
+        "print(json.dumps([tfmagic.__version__, tfmagic.__file__, "
+        "frame['name'].tolist(), w.eval().tolist(), 'export default' in panel.tree._esm, "
+        "'tfmagic-snapshot' in shown['text/html']]))",
     )])
     nb.cells[1].source = 'import json\\n' + nb.cells[1].source
     NotebookClient(nb, timeout=120, kernel_name='python3').execute()
@@ -58,6 +60,7 @@ def test_wheel_and_sdist_pass_twine_check(dist):
     wheel = zipfile.ZipFile(next(dist.glob('*.whl')))
     names = wheel.namelist()
     assert 'tfmagic/py.typed' in names
+    assert {'tfmagic/static/tree.js', 'tfmagic/static/tree.css'} <= set(names)  # the panel's tree
     assert 'tfmagic/checkpoints/checkpointer.py' in names  # subpackages too
     assert not [n for n in names if n.startswith(('tests/', 'benchmarks/', 'notebooks/'))]
     metadata = wheel.read(f'tfmagic-{tfmagic.__version__}.dist-info/METADATA').decode()
@@ -74,7 +77,9 @@ def test_the_installed_wheel_loads_in_a_real_kernel(dist, tmp_path):
     run(python, '-m', 'pip', 'install', '--quiet', wheel, 'ipykernel', 'nbclient', 'nbformat')
     # The kernel's cwd is tmp_path, so the checkout's tfmagic/ cannot shadow it.
     out = run(python, '-c', NOTEBOOK_CHECK, cwd=tmp_path)
-    version, location, names, value = json.loads(out.strip().splitlines()[-1])
+    version, location, names, value, tree_js, snapshot = json.loads(
+        out.strip().splitlines()[-1])
     assert version == tfmagic.__version__
     assert location.startswith(str(venv)) and 'site-packages' in location
     assert (names, value) == (['w'], [1.0, 2.0])
+    assert tree_js and snapshot  # %tfpanel, with its front end read from the installed package

@@ -2,8 +2,8 @@
 
 ``%load_ext tfmagic`` runs every cell in a managed ``tf.compat.v1`` graph and
 session and records where each variable came from; see ``%vars?``,
-``%%tfscope?``, ``%tfreset?``, ``%tfpanel?``, ``%saveckpt?``, ``%restoreckpt?``,
-``%ckpts?`` and ``%inspectckpt?``.
+``%%tfscope?``, ``%tfreset?``, ``%tfpanel?``, ``%tfgraph?``, ``%saveckpt?``,
+``%restoreckpt?``, ``%ckpts?`` and ``%inspectckpt?``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ __version__ = '0.2.0'
 
 from typing import TYPE_CHECKING
 
-from . import hints
+from . import (
+    _tflog,  # noqa: F401  (first: before TensorFlow is imported)
+    hints,
+)
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer, CheckpointError
 from .tables import list_variables

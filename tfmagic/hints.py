@@ -350,3 +350,7 @@ def unloaded(count: int) -> str:
             '(%load_ext or %reload_ext starts a new graph: re-run the cells that build it).')
 
 PANEL_NEEDS_JUPYTER = f'{PREFIX}%tfpanel needs Jupyter (a kernel with widgets); here is %vars.'
+
+DOT_MISSING = ("%tfgraph needs Graphviz's dot, which is not installed: `sudo apt-get install "
+               'graphviz` (Debian, Ubuntu), `brew install graphviz` (macOS) or `conda install '
+               "graphviz`; in tfmagic's own repository, `make lab` installs it.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -12,15 +13,22 @@ from typing import TYPE_CHECKING, Protocol
 
 import tensorflow as tf
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, output_can_be_silenced
+from IPython.core.magic import (
+    MAGIC_OUTPUT_CAN_BE_SILENCED,
+    Magics,
+    cell_magic,
+    line_magic,
+    magics_class,
+    output_can_be_silenced,
+)
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Int, Unicode, observe
 
-from . import checkpoints, hints, tables
+from . import checkpoints, graphview, hints, tables
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer
 from .panel import VariableBrowser
-from .wording import PREFIX, plural
+from .wording import PREFIX, human_bytes, plural
 from .workspace import WorkspaceError
 
 if TYPE_CHECKING:
@@ -36,6 +44,8 @@ SCOPE_RULE = ("a scope name is one or more parts joined by '/', each starting wi
               "letter, digit or '.', followed by letters, digits or any of _ . - >")
 
 _REUSE_MODES = {'true': True, 'auto': tf.compat.v1.AUTO_REUSE}
+#: The end of a line that silences a magic's output: ``;``, then maybe a comment.
+_SILENCING_END = re.compile(r';\s*(#.*)?$')
 
 
 def check_scope_name(name: str, what: str = 'scope') -> str:
@@ -69,7 +79,11 @@ class ArgumentMagic(Protocol):
 
 def parse(magic: ArgumentMagic, line: str) -> argparse.Namespace:
     """Parse a magic's arguments with shell quoting: ``'a b'`` is one argument
-    without its quotes (IPython's own splitter keeps them)."""
+    without its quotes (IPython's own splitter keeps them). For a magic whose
+    output a trailing ``;`` silences, that ``;`` (and a comment after it) is
+    not an argument: IPython hides the result, but passes the ``;`` on."""
+    if getattr(magic, MAGIC_OUTPUT_CAN_BE_SILENCED, False):
+        line = _SILENCING_END.sub('', line)
     try:
         argv = shlex.split(line)
     except ValueError as err:  # "No closing quotation"
@@ -208,7 +222,16 @@ class TFMagic(Magics):
     def tfpanel(self, line: str) -> pd.DataFrame | VariableBrowser:
         """Show a live browser of the variables: scopes as a tree, a filter,
         details with statistics and a histogram, and the checkpoints with
-        Save and Restore. It refreshes itself after every cell."""
+        Save and Restore. It refreshes itself after every cell.
+
+        Click a scope to open or close it. With the tree focused, Up/Down
+        move the selection, Right opens a scope, Left closes it or goes to
+        its parent, Enter opens or closes it (Shift+Enter still runs the
+        cell). Marks: ↻ shared by get_variable(reuse=True),
+        ⊘ tf.Variable (never shared), ◇ optimizer state (slots under their
+        variable); ×N parts is one partitioned variable. A saved notebook
+        shows a snapshot of the tree where there is no kernel.
+        """
         parse(self.tfpanel, line)
         if getattr(self.shell, 'kernel', None) is None:  # terminal IPython: no widgets
             print(hints.PANEL_NEEDS_JUPYTER)
@@ -223,6 +246,59 @@ class TFMagic(Magics):
         cell_id = getattr(running.info, 'cell_id', None) if running is not None else None
         return VariableBrowser(self.tracker, self.checkpointer, self, self.hooks,
                                cell_id=cell_id)
+
+    @output_can_be_silenced
+    @magic_arguments()
+    @argument('scope', nargs='?', default='',
+              help='draw this scope only (default: the whole graph)')
+    @argument('--depth', type=int, default=1, metavar='N',
+              help='levels of scopes shown below SCOPE: those above level N are open boxes, '
+                   'those at level N closed boxes with their counts (default 1)')
+    @argument('--ops', action='store_true',
+              help='draw each operation in the open boxes (default: one count per box)')
+    @argument('--save', metavar='FILE', help='also write the picture to FILE: .svg, .png or .pdf')
+    @line_magic
+    def tfgraph(self, line: str) -> graphview.Drawing:
+        """Draw the graph, grouped by scope, as a picture that stays in the notebook.
+
+        Variables are drawn with their marks (↻ shared, ⊘ tf.Variable, ◇
+        optimizer state, ×N parts) and the cell that made them; their own
+        ops (initializer, assign, reads) are part of them. An arrow joins
+        two nodes one or more tensors flow between (the number says how
+        many); a dashed arrow leaves a shared variable for another scope.
+        Laid out by Graphviz's dot. Examples::
+
+            %tfgraph
+            %tfgraph --depth 2 --ops
+            %tfgraph encoder --save encoder.svg
+        """
+        args = parse(self.tfgraph, line)
+        if args.depth < 1:
+            raise UsageError('--depth must be 1 or more')
+        scope = args.scope.rstrip('/')
+        if scope:
+            check_scope_name(scope)
+        fmt = None
+        if args.save:
+            fmt = args.save.rpartition('.')[2].lower() if '.' in args.save else ''
+            if fmt not in graphview.FORMATS:
+                raise UsageError(f'--save {args.save!r}: the name must end in '
+                                 + ', '.join(f'.{f}' for f in graphview.FORMATS))
+        try:
+            drawn, source = graphview.picture_and_source(self.tracker, scope, args.depth,
+                                                         args.ops)
+            svg = graphview.render(source)
+            data = svg if fmt in (None, 'svg') else graphview.render(source, fmt)
+        except graphview.GraphError as err:
+            raise UsageError(str(err)) from None
+        if args.save:
+            try:
+                with open(os.path.expanduser(args.save), 'wb') as out:
+                    out.write(data)
+            except OSError as err:
+                raise UsageError(f'--save {args.save!r}: {err.strerror or err}') from None
+            print(f'{PREFIX}wrote {args.save} ({human_bytes(len(data))})')
+        return graphview.Drawing(svg.decode(), drawn.summary())
 
     # -- checkpoints -------------------------------------------------------------
 

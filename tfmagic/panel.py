@@ -1,35 +1,34 @@
 """``%tfpanel``: a live browser of the managed graph's variables.
 
-Standard ipywidgets only, so it works in JupyterLab, Notebook 7 and VS Code
-without a JavaScript build. The tree is one ``Select`` whose options are the
-visible rows (scopes indented, collapsed unless opened), so a graph of any
-size costs one widget and only expanded scopes are rendered. The tree model
-is updated from the tracker's change log after each cell: the work is
-proportional to what the cell changed, not to the size of the graph.
+Standard ipywidgets, and one anywidget for the scope tree
+(:mod:`tfmagic.treeview`), so it works in JupyterLab and Notebook 7 without a
+JavaScript build. The tree is given only the visible rows (scopes collapsed
+unless opened), so a graph of any size costs one widget and only expanded
+scopes are rendered. The tree model is updated from the tracker's change log
+after each cell: the work is proportional to what the cell changed, not to
+the size of the graph.
 
 A row is a logical variable: a partitioned variable is one row (``×3
 parts``), and an optimizer's slots are rows under the variable they belong
 to, not a scope of their own.
 
 Every name, value and message reaches the page through ``html.escape`` or as
-option text, which the browser shows as text.
+the tree's row data, which ``tree.js`` sets as ``textContent``.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import html
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import ipywidgets as widgets
 import numpy as np
 
-from . import checkpoints, stats, tables
-from .checkpoints import Checkpointer, CheckpointError
+from . import checkpoints, graphview, marks, stats, tables
+from .checkpoints import Checkpointer, CheckpointError, SaveInterrupted
 from .tracking import (
-    NOT_REUSABLE,
-    REUSED,
     ROLE_OPTIMIZER,
     ROLE_SLOT,
     ROLE_VARIABLE,
@@ -38,6 +37,7 @@ from .tracking import (
     VariableTracker,
     slice_info,
 )
+from .treeview import TreeRow, TreeView, row_text
 from .wording import human_bytes, plural
 
 if TYPE_CHECKING:
@@ -51,26 +51,30 @@ MAX_FILTERED_ROWS = 2000
 HISTOGRAM_BINS = 24
 FIRST_VALUES = 10
 
-OPTIMIZER_MARK = '◇'
-_REUSE_MARKS = {REUSED: '↻', NOT_REUSABLE: '⊘'}
-_ORIGIN_OF_ROLE = {ROLE_SLOT: 'optimizer slot', ROLE_OPTIMIZER: 'optimizer state'}
-LEGEND = ('↻ reused · ⊘ tf.Variable, not reusable · '
-          f'{OPTIMIZER_MARK} optimizer state (slots under their variable) · '
-          '×N parts: one partitioned variable')
+DETAILS_VIEW, GRAPH_VIEW = 'Details', 'Graph'
+#: Seconds the Graph view waits for dot, which blocks the kernel meanwhile.
+PANEL_DOT_TIMEOUT = 10
+SCOPE_KEYS = '→ opens it, ← closes it, Enter or a click opens or closes it.'
 NO_SELECTION = '<i>Select a variable to see its details.</i>'
+#: Rows of the static picture a saved notebook shows in place of the panel.
+SNAPSHOT_ROWS = 200
+SNAPSHOT_INDENT = '│   '
+SNAPSHOT_NOTE = 'a snapshot from when the panel was shown: run the cell to browse live'
 
 CSS = """
 <style>
-.tfmagic-tree select { font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 .tfmagic-details table { border-collapse: collapse; font-size: 12px; }
 .tfmagic-details td, .tfmagic-details th { padding: 0 8px; line-height: 1.4; text-align: left; }
 .tfmagic-details .tfmagic-parts { margin: 6px 0; }
+.tfmagic-graph svg { max-width: 100%; height: auto; }
+.tfmagic-legend, .tfmagic-details div { line-height: 1.4; }
+.tfmagic-legend { font-size: 11px; color: var(--jp-content-font-color2, #616161); }
 .tfmagic-error { color: #b00020; white-space: pre-wrap; }
 .tfmagic-ok { color: #1b5e20; white-space: pre-wrap; }
+.tfmagic-busy { color: var(--jp-content-font-color2, #616161); white-space: pre-wrap; }
+.tfmagic-busy::before { content: '⏳ '; }
 </style>
 """
-
-Row = tuple[str, str]  # (label, key): what the tree's Select shows and reports
 
 
 class Settings(Protocol):
@@ -86,17 +90,6 @@ class CellEvents(Protocol):
     def after_cell(self, callback: Callable[[], None]) -> None: ...
     def remove_after_cell(self, callback: Callable[[], None]) -> None: ...
     def notify(self) -> None: ...
-
-
-def _is_slot(record: VariableRecord) -> bool:
-    return record.role == ROLE_SLOT and bool(record.slot_of)
-
-
-def _slot_name(record: VariableRecord) -> str:
-    """``'Adam'`` for the slot ``enc/W/Adam`` of ``enc/W``, and for
-    ``enc/enc/W/Adam``: an optimizer made in a variable scope puts its
-    slots' names in that scope too."""
-    return ('/' + record.name).rpartition(f'/{record.slot_of}/')[2]
 
 
 class _Scope:
@@ -121,7 +114,7 @@ class _Scope:
 
     def slots_of(self, leaf: str) -> list[tuple[str, VariableRecord]]:
         """``(slot name, record)`` of the slots of the variable ``leaf``, by name."""
-        named = [(_slot_name(slot), slot) for slot in self.slots.get(leaf, {}).values()]
+        named = [(marks.slot_name(slot), slot) for slot in self.slots.get(leaf, {}).values()]
         return sorted(named, key=lambda pair: (pair[0], pair[1].name))
 
 
@@ -142,7 +135,7 @@ class ScopeTree:
 
     def put(self, record: VariableRecord) -> None:
         """Add the record, or replace the one of the same name."""
-        if _is_slot(record):
+        if marks.is_slot(record):
             nodes, owner = self._path_to(record.slot_of)
             entries, key = nodes[-1].slots.setdefault(owner, {}), record.name
         else:
@@ -171,56 +164,101 @@ class ScopeTree:
             nodes.append(node)
         return nodes, leaf
 
-    def rows(self, expanded: set[str]) -> list[Row]:
-        """``(label, key)`` of every visible row: scopes, and the variables of
-        the root and of expanded scopes, each followed by its slots."""
-        rows: list[Row] = []
-        self._walk(self.root, expanded, rows)
+    def scope(self, path: str) -> _Scope | None:
+        node: _Scope | None = self.root
+        for part in path.split('/') if path else ():
+            node = node.scopes.get(part) if node is not None else None
+        return node
+
+    def rows(self, expanded: set[str] | None, limit: int | None = None) -> list[TreeRow]:
+        """Every visible row: scopes, and the variables of the root and of
+        expanded scopes (every scope if ``expanded`` is None), each followed
+        by its slots; at most ``limit`` rows."""
+        rows: list[TreeRow] = []
+        self._walk(self.root, expanded, rows, limit)
         return rows
 
-    def _walk(self, node: _Scope, expanded: set[str], rows: list[Row]) -> None:
+    def _walk(self, node: _Scope, expanded: set[str] | None, rows: list[TreeRow],
+              limit: int | None) -> None:
         scope_names, leaves = node.order()
-        indent = '  ' * node.depth
         for name in scope_names:
+            if limit is not None and len(rows) >= limit:
+                return
             child = node.scopes[name]
-            opened = child.path in expanded
-            rows.append((f"{indent}{'▾' if opened else '▸'} {name}/  ({child.count})",
-                         'scope:' + child.path))
+            opened = expanded is None or child.path in expanded
+            rows.append(_scope_row(child, opened, plural(child.count, 'variable')))
             if opened:
-                self._walk(child, expanded, rows)
+                self._walk(child, expanded, rows, limit)
         for leaf in leaves:
-            rows.extend(_family_rows(indent, leaf, node.variables.get(leaf), node.slots_of(leaf)))
+            if limit is not None and len(rows) >= limit:
+                return
+            rows.extend(_family_rows(node.depth, leaf, node.variables.get(leaf),
+                                     node.slots_of(leaf)))
 
-    def matching(self, text: str, limit: int = MAX_FILTERED_ROWS) -> list[Row]:
-        """Rows of the variables whose full name matches ``text`` (a glob if
-        it has ``*?[``, else a case-insensitive substring), under their
-        scopes; a matching slot under its variable."""
+    def matching(self, text: str, closed: Collection[str] = (),
+                 limit: int = MAX_FILTERED_ROWS) -> tuple[list[TreeRow], int]:
+        """The rows of the variables whose full name matches ``text`` (a glob
+        if it has ``*?[``, else a case-insensitive substring) under their
+        scopes, each scope with how many of its variables match; a matching
+        slot under its variable. Nothing under a scope in ``closed`` is shown.
+        Also returns how many variables match."""
         match = _matcher(text)
-        rows: list[Row] = []
-        shown_scopes: set[str] = set()
-        shown = total = 0
+        found: list[tuple[_Scope, str, VariableRecord | None,
+                          list[tuple[str, VariableRecord]]]] = []
+        matches: dict[str, int] = {}  # scope path -> matching variables in it and below
         for node, leaf in self._families(self.root):
             record = node.variables.get(leaf)
             own = record is not None and match(record.name)
             slots = [(name, slot) for name, slot in node.slots_of(leaf) if match(slot.name)]
-            found = own + len(slots)
-            total += found
-            if not found or shown >= limit:
+            if own or slots:
+                found.append((node, leaf, record if own else None, slots))
+                parts = node.path.split('/') if node.path else []
+                for depth in range(len(parts)):
+                    prefix = '/'.join(parts[:depth + 1])
+                    matches[prefix] = matches.get(prefix, 0) + own + len(slots)
+        rows: list[TreeRow] = []
+        shown_scopes: set[str] = set()
+        shown = folded = total = 0  # folded: under a closed scope
+        for node, leaf, record, slots in found:
+            count = (record is not None) + len(slots)
+            total += count
+            if shown >= limit:
                 continue
-            shown += found
-            rows.extend(_scope_rows(node.path, shown_scopes))
-            rows.extend(_family_rows('  ' * node.depth, leaf, record, slots))
-        if total > shown:
-            rows.append((f'… and {total - shown} more matches: narrow the filter', 'more:'))
-        return rows
+            for scope in self._chain(node):
+                if scope.path not in shown_scopes:
+                    shown_scopes.add(scope.path)
+                    rows.append(_scope_row(scope, scope.path not in closed,
+                                           f'{matches[scope.path]:,} of '
+                                           f'{plural(scope.count, "variable")}'))
+                if scope.path in closed:
+                    folded += count
+                    break
+            else:
+                shown += count
+                rows.extend(_family_rows(node.depth, leaf, record, slots))
+        if total > shown + folded:
+            rows.append({'key': 'more:', 'depth': 0, 'kind': 'more', 'cols': [],
+                         'name': f'… and {total - shown - folded:,} more matches: '
+                                 'narrow the filter'})
+        return rows, total
+
+    def _chain(self, node: _Scope) -> list[_Scope]:
+        """The scopes from the root's child down to ``node``."""
+        chain = []
+        current = self.root
+        for part in node.path.split('/') if node.path else ():
+            current = current.scopes[part]
+            chain.append(current)
+        return chain
 
     def _families(self, node: _Scope) -> Iterator[tuple[_Scope, str]]:
-        """Every variable leaf (with its slots), scope by scope, depth first."""
+        """Every variable leaf (with its slots), scope by scope, depth first,
+        in the order of the tree: sub-scopes before a scope's variables."""
         scope_names, leaves = node.order()
-        for leaf in leaves:
-            yield node, leaf
         for name in scope_names:
             yield from self._families(node.scopes[name])
+        for leaf in leaves:
+            yield node, leaf
 
 
 def _matcher(text: str) -> Callable[[str], bool]:
@@ -230,58 +268,60 @@ def _matcher(text: str) -> Callable[[str], bool]:
     return lambda name: needle in name.lower()
 
 
-def _scope_rows(path: str, shown: set[str]) -> Iterator[Row]:
-    """Opened rows for ``path`` and the scopes above it not yet in ``shown``."""
-    if not path:
-        return
-    parts = path.split('/')
-    for depth in range(len(parts)):
-        prefix = '/'.join(parts[:depth + 1])
-        if prefix not in shown:
-            shown.add(prefix)
-            yield f"{'  ' * depth}▾ {parts[depth]}/", 'scope:' + prefix
+def _scope_row(scope: _Scope, opened: bool, count: str) -> TreeRow:
+    return {'key': 'scope:' + scope.path, 'depth': scope.depth - 1, 'kind': 'scope',
+            'open': opened, 'name': scope.path.rpartition('/')[2] + '/',
+            'cols': [('count', count, '')], 'title': f'{scope.path}/: {count}'}
 
 
-def _family_rows(indent: str, leaf: str, record: VariableRecord | None,
-                 slots: list[tuple[str, VariableRecord]]) -> list[Row]:
-    """A variable's row followed by its slots' rows, indented under it."""
+def _family_rows(depth: int, leaf: str, record: VariableRecord | None,
+                 slots: list[tuple[str, VariableRecord]]) -> list[TreeRow]:
+    """A variable's row followed by its slots' rows, one level under it. A
+    slot whose variable is not shown is named after it (``W/Adam``)."""
     rows = []
     if record is not None:
-        rows.append((indent + variable_label(record, leaf), 'var:' + record.name))
+        rows.append(variable_row(record, leaf, depth))
     for name, slot in slots:
         if record is not None:
-            rows.append((indent + '  ' + variable_label(slot, name), 'var:' + slot.name))
-        else:  # its variable is not listed (not in a collection): say whose slot it is
-            rows.append((indent + variable_label(slot, f'{leaf}/{name}'), 'var:' + slot.name))
+            rows.append(variable_row(slot, name, depth + 1))
+        else:
+            rows.append(variable_row(slot, f'{leaf}/{name}', depth))
     return rows
 
 
-def variable_label(record: VariableRecord, leaf: str) -> str:
-    shape = _shape_text(record.shape)
-    parts = f' ×{record.partitions} parts' if record.partitions > 1 else ''
-    origin = _ORIGIN_OF_ROLE.get(record.role, record.created_by)
-    cell = '' if record.created_in is None else f' [{record.created_in}]'
-    reuses = f' ×{record.reuses}' if record.reuses else ''
-    return f'{_mark(record)} {leaf}  {shape} {record.dtype}{parts}  {origin}{cell}{reuses}'
-
-
-def _shape_text(shape: tuple | None) -> str:
-    return 'unknown shape' if shape is None else str(list(shape))
-
-
-def _mark(record: VariableRecord) -> str:
-    if record.role != ROLE_VARIABLE:
-        return OPTIMIZER_MARK
-    return _REUSE_MARKS.get(record.reuse_status, ' ')
+def variable_row(record: VariableRecord, leaf: str, depth: int) -> TreeRow:
+    """A variable's row: its mark, name, and facts (shape, dtype, parts, who
+    made it, in which cell, how often it was shared), each explained on hover."""
+    said = marks.facts(record)
+    cols = [(fact.kind, fact.text, fact.explained) for fact in said]
+    sign = marks.mark(record)
+    kind = {ROLE_SLOT: 'slot', ROLE_OPTIMIZER: 'optimizer'}.get(record.role, 'variable')
+    title = marks.hover_text(record, said)
+    return {'key': 'var:' + record.name, 'depth': depth, 'kind': kind,  # type: ignore[typeddict-item]
+            'mark': sign, 'mark_title': marks.MARK_TITLES.get(sign, ''), 'name': leaf,
+            'cols': cols, 'title': title}
 
 
 def histogram_svg(values: np.ndarray, bins: int = HISTOGRAM_BINS,
                   width: int = 240, height: int = 60) -> str:
-    """A small bar chart of ``values`` as inline SVG (no plotting library)."""
+    """A small bar chart of ``values`` as inline SVG (no plotting library).
+    Values that are all the same are one bar labelled with that value,
+    not a range numpy would invent around it."""
     finite = values[np.isfinite(values)] if values.dtype.kind == 'f' else values
     if finite.size == 0:
         return ''
-    counts, edges = np.histogram(finite.astype(np.float64, copy=False), bins=bins)
+    if finite.min() == finite.max():  # in its own dtype: float64 would merge large int64s
+        value = _number(finite.flat[0])
+        label = (f'one value: {value}' if finite.size == 1
+                 else f'all {finite.size:,} values are {value}')
+        return (f'<svg class="tfmagic-histogram" width="{width}" height="{height + 14}" '
+                f'xmlns="http://www.w3.org/2000/svg"><rect x="0" y="0" width="{width}" '
+                f'height="{height}" fill="#4f7fbf"><title>{html.escape(label)}</title></rect>'
+                f'<text x="{width / 2}" y="{height + 12}" font-size="10" text-anchor="middle">'
+                f'{html.escape(label)}</text></svg>')
+    numbers, origin = _from_minimum(finite)
+    counts, edges = np.histogram(numbers, bins=bins)
+    edges = edges + origin
     top = counts.max() or 1
     bar = width / len(counts)
     rects = ''.join(
@@ -294,6 +334,24 @@ def histogram_svg(values: np.ndarray, bins: int = HISTOGRAM_BINS,
             f'<text x="0" y="{height + 12}" font-size="10">{edges[0]:.4g}</text>'
             f'<text x="{width}" y="{height + 12}" font-size="10" text-anchor="end">'
             f'{edges[-1]:.4g}</text></svg>')
+
+
+def _from_minimum(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """``values`` as float64 and the origin to add back: integers as their
+    distance from the smallest (exact, unlike int64s past 2**53 as floats)."""
+    if values.dtype.kind not in 'iu':
+        return values.astype(np.float64, copy=False), 0.0
+    unsigned = values.dtype.newbyteorder('=').str.replace('i', 'u')
+    low = values.min()
+    distance = values.astype(unsigned) - np.asarray(low).astype(unsigned)  # wraps exactly
+    return distance.astype(np.float64), float(low)
+
+
+def _number(value: object) -> str:
+    """An integer as an integer (``0``, not ``0.0``); other numbers as :func:`_cell`."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return _cell(value)
 
 
 def _checkpoint_label(info: checkpoints.CheckpointInfo) -> str:
@@ -322,7 +380,7 @@ def _parts_table(parts: list[VariableRecord], offsets: list[list[int]]) -> str:
     device when any part is placed."""
     placed = any(part.device for part in parts)
     head = ['part', 'shape', 'offset'] + (['device'] if placed else [])
-    rows = [[part.name, _shape_text(part.shape), str(list(offset))]
+    rows = [[part.name, marks.shape_text(part.shape), str(list(offset))]
             + ([part.device] if placed else [])
             for part, offset in zip(parts, offsets, strict=True)]
     return ('<table class="tfmagic-parts">' + _html_row('th', head)
@@ -360,9 +418,8 @@ def _first_values(value: np.ndarray) -> str:
     return first + (', …' if value.size > FIRST_VALUES else '')
 
 
-def _message(text: str, ok: bool) -> str:
-    css = 'tfmagic-ok' if ok else 'tfmagic-error'
-    return f'<div class="{css}">{html.escape(text)}</div>'
+def _message(text: str, state: Literal['ok', 'error', 'busy']) -> str:
+    return f'<div class="tfmagic-{state}">{html.escape(text)}</div>'
 
 
 class VariableBrowser(widgets.VBox):
@@ -378,6 +435,10 @@ class VariableBrowser(widgets.VBox):
     from the same cell closes the one shown there before; otherwise that
     panel would stay alive (ipywidgets keeps every open widget in its
     registry) and go on refreshing after every cell, unseen.
+
+    Displayed, it also carries a static picture of its tree (``text/html``
+    and ``text/plain``), which whatever shows a saved notebook without a
+    kernel (nbconvert, GitHub, an untrusted notebook) shows instead.
     """
 
     #: The open panel each notebook cell shows, by cell id.
@@ -392,35 +453,48 @@ class VariableBrowser(widgets.VBox):
         self._cell_id = cell_id
         self._scope_tree = ScopeTree()
         self._expanded: set[str] = set()
+        self._closed_in_filter: set[str] = set()  # scopes closed in the filtered view
         self._generation: int | None = None
         self._position = 0
-        self._selected: str | None = None
         self._ckpt_listing: tuple[str, tuple[str, ...]] | None = None
-        self._updating = False
+        self._prefix_given = ''  # the default prefix last put in the box
+        self._graph_shown: tuple[tuple[object, ...], str] | None = None  # (what, its HTML)
 
         self.summary = widgets.HTML()
+        self.summary.add_class('tfmagic-summary')
         self.filter = widgets.Text(placeholder="filter: text, or a glob such as layer1/*",
                                    continuous_update=True, layout=widgets.Layout(width=FULL_WIDTH))
-        self.tree = widgets.Select(options=[], rows=18, layout=widgets.Layout(width='55%'))
+        self.tree = TreeView(self._toggle, layout=widgets.Layout(width='55%'))
         self.tree.add_class('tfmagic-tree')
-        self.details = widgets.HTML(NO_SELECTION, layout=widgets.Layout(width='45%'))
+        self.details = widgets.HTML(NO_SELECTION)
         self.details.add_class('tfmagic-details')
+        self.view = widgets.ToggleButtons(options=[DETAILS_VIEW, GRAPH_VIEW],
+                                          tooltips=['the selected variable or scope',
+                                                    "the selected scope's graph (%tfgraph)"])
+        self.view.add_class('tfmagic-view')
+        legend = widgets.HTML(f'<div class="tfmagic-legend">{html.escape(marks.LEGEND)}</div>')
         self.ckpt_prefix = widgets.Text(description='Prefix', layout=widgets.Layout(width='60%'))
         self.save_button = widgets.Button(description='Save', icon='save')
         self.restore_button = widgets.Button(description='Restore', icon='undo')
         self.ckpt_list = widgets.Select(options=[], rows=5, layout=widgets.Layout(width=FULL_WIDTH))
+        self.ckpt_empty = widgets.HTML()
+        self.ckpt_empty.add_class('tfmagic-no-checkpoints')
         self.ckpt_message = widgets.HTML()
         checkpoints_box = widgets.VBox([
             widgets.HTML('<b>Checkpoints</b>'),
             widgets.HBox([self.ckpt_prefix, self.save_button, self.restore_button]),
-            self.ckpt_list, self.ckpt_message])
+            self.ckpt_list, self.ckpt_empty, self.ckpt_message])
         checkpoints_box.add_class('tfmagic-checkpoints')
         super().__init__([widgets.HTML(CSS), self.summary, self.filter,
-                          widgets.HBox([self.tree, self.details]), checkpoints_box], **kwargs)
+                          widgets.HBox([self.tree, widgets.VBox(
+                              [self.view, self.details], layout=widgets.Layout(width='45%'))]),
+                          legend, checkpoints_box],
+                         **kwargs)
         self.add_class('tfmagic-panel')
 
         self.filter.observe(self._on_filter, 'value')
-        self.tree.observe(self._on_select, 'value')
+        self.tree.observe(self._on_select, 'selected')
+        self.view.observe(self._on_select, 'value')
         self.save_button.on_click(lambda _: self.save())
         self.restore_button.on_click(lambda _: self.restore())
         self._replace_earlier_panel_of_cell()
@@ -435,6 +509,31 @@ class VariableBrowser(widgets.VBox):
             earlier.close()
         self._shown_in_cell[self._cell_id] = self
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            lines, summary = self._snapshot()
+            bundle['text/plain'] = '\n'.join([f'{summary} ({SNAPSHOT_NOTE})', *lines,
+                                              marks.LEGEND])
+            bundle['text/html'] = (
+                f'<div class="tfmagic-snapshot"><p><b>{html.escape(summary)}</b> '
+                f'<i>({html.escape(SNAPSHOT_NOTE)})</i></p>'
+                f'<pre>{html.escape(chr(10).join(lines))}</pre>'
+                f'<p><small>{html.escape(marks.LEGEND)}</small></p></div>')
+        return bundle
+
+    def _snapshot(self) -> tuple[list[str], str]:
+        """The tree with every scope open (at most SNAPSHOT_ROWS rows) as
+        lines indented by level, and the summary line. The saved picture
+        says what its marks mean too: the legend follows the tree."""
+        rows = self._scope_tree.rows(None, limit=SNAPSHOT_ROWS + 1)
+        # a guide per level, so that a top-level variable after a scope's
+        # variables is plainly not one of them
+        lines = [SNAPSHOT_INDENT * row['depth'] + row_text(row) for row in rows[:SNAPSHOT_ROWS]]
+        if len(rows) > SNAPSHOT_ROWS:
+            lines.append('…')
+        return lines, self._summary_text()
+
     # -- keeping up with the graph ------------------------------------------------
 
     def refresh(self) -> None:
@@ -444,7 +543,8 @@ class VariableBrowser(widgets.VBox):
         if rebuild:  # first refresh, or a reset: start over from every record
             self._scope_tree = ScopeTree()
             self._expanded.clear()
-            self._selected = None
+            self._closed_in_filter.clear()
+            self.tree.selected = None
             self._generation = tracker.generation
             names = [r.name for r in tracker.records()]
             _, self._position = tracker.changes_since(0)
@@ -456,10 +556,8 @@ class VariableBrowser(widgets.VBox):
                 self._scope_tree.put(record)
         if names or rebuild:
             self._render()
-        if self._selected is not None:  # its values may have changed
-            self._show_details(self._selected)
-        elif rebuild:
-            self.details.value = NO_SELECTION
+        if self.tree.selected is not None or rebuild or self.view.value == GRAPH_VIEW:
+            self._show_selection()  # new values, counts or ops
         self._refresh_checkpoints()
 
     def close(self) -> None:
@@ -475,38 +573,41 @@ class VariableBrowser(widgets.VBox):
 
     def _render(self) -> None:
         text = self.filter.value.strip()
-        rows = self._scope_tree.matching(text) if text else self._scope_tree.rows(self._expanded)
-        self.summary.value = self._summary()
-        self._updating = True
-        try:
-            self.tree.options = rows
-            keys = {key for _, key in rows}
-            selected = 'var:' + self._selected if self._selected else None
-            self.tree.value = selected if selected in keys else None
-        finally:
-            self._updating = False
+        if text:
+            rows, matched = self._scope_tree.matching(text, self._closed_in_filter)
+        else:
+            rows, matched = self._scope_tree.rows(self._expanded), None
+        self.summary.value = self._summary_html(matched)
+        self.tree.rows = rows
 
-    def _summary(self) -> str:
+    def _summary_text(self) -> str:
         tree = self._scope_tree
-        optimizer = (f' (<b>{tree.optimizer_count}</b> optimizer state)'
-                     if tree.optimizer_count else '')
-        return (f'<b>{len(tree)}</b> variables{optimizer} in <b>{tree.scope_count()}</b> '
-                f'scopes · {LEGEND}')
+        optimizer = f' ({tree.optimizer_count:,} optimizer state)' if tree.optimizer_count else ''
+        return (f"{plural(len(tree), 'variable')}{optimizer} in "
+                f"{plural(tree.scope_count(), 'scope')}")
+
+    def _summary_html(self, matched: int | None) -> str:
+        if matched is None:
+            return html.escape(self._summary_text())
+        return (f'<b>{matched:,}</b> of {plural(len(self._scope_tree), "variable")} '
+                f'match <code>{html.escape(self.filter.value.strip())}</code>')
 
     def _on_filter(self, change: dict[str, Any]) -> None:
+        self._closed_in_filter.clear()
         self._render()
 
     def _on_select(self, change: dict[str, Any]) -> None:
-        if self._updating or change['new'] is None:
+        self._show_selection()
+
+    def _toggle(self, key: str, opened: bool) -> None:
+        kind, _, path = key.partition(':')
+        if kind != 'scope' or self._scope_tree.scope(path) is None:
             return
-        kind, _, name = change['new'].partition(':')
-        if kind == 'scope':
-            if not self.filter.value.strip():
-                self._expanded.symmetric_difference_update({name})
+        if self.filter.value.strip():
+            (self._closed_in_filter.discard if opened else self._closed_in_filter.add)(path)
             self._render()
-        elif kind == 'var':
-            self._selected = name
-            self._show_details(name)
+        else:
+            self.expand(path, opened)
 
     def expand(self, scope: str, opened: bool = True) -> None:
         """Open (or close) a scope, as clicking its row does."""
@@ -515,20 +616,69 @@ class VariableBrowser(widgets.VBox):
 
     def select(self, name: str) -> None:
         """Show a variable's details, as clicking its row does."""
-        self._selected = name
-        self._show_details(name)
-        self._render()
+        key = 'var:' + name
+        if self.tree.selected == key:
+            self._show_selection()
+        else:
+            self.tree.selected = key  # shown by _on_select
 
     # -- details ------------------------------------------------------------------
+
+    def _show_selection(self) -> None:
+        """The selected row in the chosen view: a variable's details, a
+        scope's counts, or the graph of the selected scope (of the selected
+        variable's scope; of the whole graph if nothing is selected)."""
+        kind, _, name = (self.tree.selected or '').partition(':')
+        if self.view.value == GRAPH_VIEW:
+            record = self._tracker.find(name) if kind == 'var' else None
+            owner = (record.slot_of or record.name) if record is not None else ''
+            self._show_graph(name if kind == 'scope' else owner.rpartition('/')[0])
+        elif kind == 'var':
+            self._show_details(name)
+        elif kind == 'scope':
+            self._show_scope(name)
+        else:
+            self.details.value = NO_SELECTION
+
+    def _show_graph(self, scope: str) -> None:
+        """``%tfgraph SCOPE``'s picture; drawn again only when the graph or
+        its variables changed since (not after every cell)."""
+        index = graphview.index_of(self._tracker)
+        key = (id(index), index.stamp, scope)
+        if self._graph_shown is None or self._graph_shown[0] != key:
+            try:
+                drawn = graphview.picture(index, scope)
+                svg = graphview.svg_element(graphview.render(graphview.to_dot(drawn),
+                                                             timeout=PANEL_DOT_TIMEOUT))
+                title = f'%tfgraph {scope}' if scope else '%tfgraph'
+                shown = (f'<div class="tfmagic-graph"><code>{html.escape(title)}</code>'
+                         f'<div>{html.escape(drawn.summary())}</div>{svg}</div>')
+            except graphview.GraphError as err:
+                shown = _message(str(err), 'error')
+            self._graph_shown = (key, shown)
+        self.details.value = self._graph_shown[1]
+
+    def _show_scope(self, path: str) -> None:
+        scope = self._scope_tree.scope(path)
+        if scope is None:
+            return
+        scopes = plural(len(scope.scopes), 'scope')
+        self.details.value = (f'<b>{html.escape(path)}/</b><div>'
+                              f"{plural(scope.count, 'variable')} in it and below; "
+                              f'{scopes} directly under it.</div>'
+                              f'<i>{SCOPE_KEYS}</i>')
 
     def _show_details(self, name: str) -> None:
         parts = self._tracker.parts(name)
         if not parts:
-            self.details.value = _message(f'{name} is no longer in the graph.', False)
+            self.details.value = _message(f'{name} is no longer in the graph.', 'error')
             return
         info, = self._tracker.describe(parts)
         value = whole_value(info, next(tables.values_of(self._tracker, [info])))
         row = tables.variables_frame([info], [value]).iloc[0]
+        if value is not None and value.size and value.dtype.kind in 'iub':
+            # exact: the statistics are float64, which rounds int64s past 2**53
+            row['min'], row['max'] = value.min().item(), value.max().item()
         sections = [f'<b>{html.escape(name)}</b>', _table(row.items())]
         if len(parts) > 1:
             sections.append(_parts_table([self._tracker.record(part) for part in parts],
@@ -548,13 +698,14 @@ class VariableBrowser(widgets.VBox):
 
     def _refresh_checkpoints(self, force: bool = False) -> None:
         directory = checkpoints.expand_user(self._settings.checkpoint_dir)
-        if not self.ckpt_prefix.value:
-            self.ckpt_prefix.value = self._default_prefix()
+        default = self._default_prefix()
+        if self.ckpt_prefix.value in ('', self._prefix_given):  # not the user's own
+            self.ckpt_prefix.value = self._prefix_given = default
         try:
             listing = (directory, checkpoints.directory_names(directory))
         except CheckpointError as err:  # unreadable: say why, list nothing
             listing = (directory, ())
-            self.ckpt_message.value = _message(str(err), False)
+            self.ckpt_message.value = _message(str(err), 'error')
         if listing == self._ckpt_listing and not force:
             return
         self._ckpt_listing = listing
@@ -563,27 +714,49 @@ class VariableBrowser(widgets.VBox):
         except CheckpointError:
             infos = []
         self.ckpt_list.options = [(_checkpoint_label(i), i.prefix) for i in reversed(infos)]
+        self.ckpt_list.layout.display = None if infos else 'none'
+        self.ckpt_empty.value = '' if infos else (
+            f'<i>No checkpoints in {html.escape(self._settings.checkpoint_dir.rstrip("/"))}/ '
+            f'yet: Save writes {html.escape(self.ckpt_prefix.value.strip() or default)}.</i>')
 
     def save(self) -> None:
         """What the Save button does: ``%saveckpt`` with the prefix box."""
         prefix = self.ckpt_prefix.value.strip() or self._default_prefix()
-        self._run(lambda: self._checkpointer.save(prefix, keep=self._settings.max_to_keep))
+        self._run(f'Saving {prefix}…',
+                  lambda: self._checkpointer.save(prefix, keep=self._settings.max_to_keep))
 
     def restore(self) -> None:
         """What the Restore button does: ``%restoreckpt`` of the selected
         checkpoint, or of the latest one."""
-        def restore() -> object:
-            prefix = checkpoints.resolve(self.ckpt_list.value, self._settings.checkpoint_dir)
-            return self._checkpointer.restore(prefix)
-        self._run(restore)
+        chosen = self.ckpt_list.value
 
-    def _run(self, action: Callable[[], object]) -> None:
+        def restore() -> object:
+            prefix = checkpoints.resolve(chosen, self._settings.checkpoint_dir)
+            return self._checkpointer.restore(prefix)
+        self._run(f"Restoring {chosen or 'the latest checkpoint'}…", restore)
+
+    def _run(self, doing: str, action: Callable[[], object]) -> None:
+        """Run a checkpoint action with the buttons disabled and a note of
+        what is being done, then show its result. The front end sees each
+        step as it happens: widget updates are sent at once, even while
+        this handler still runs."""
+        controls = (self.save_button, self.restore_button, self.ckpt_prefix, self.ckpt_list)
+        for control in controls:
+            control.disabled = True
+        self.ckpt_message.value = _message(doing, 'busy')
         try:
-            self.ckpt_message.value = _message(str(action()), True)
+            self.ckpt_message.value = _message(str(action()), 'ok')
         except CheckpointError as err:
-            self.ckpt_message.value = _message(str(err), False)
-        self._refresh_checkpoints(force=True)
-        self._events.notify()  # other panels: new checkpoint files, restored values
+            self.ckpt_message.value = _message(str(err), 'error')
+        except BaseException as err:  # interrupted (or a bug): say so, then let it go on
+            said = str(err) if isinstance(err, SaveInterrupted) else f'{type(err).__name__}: {err}'
+            self.ckpt_message.value = _message(f'{doing.rstrip("…")} stopped. {said}', 'error')
+            raise
+        finally:
+            for control in controls:
+                control.disabled = False
+            self._refresh_checkpoints(force=True)
+            self._events.notify()  # other panels: new checkpoint files, restored values
 
 
 def _widgets_inside(box: widgets.Widget) -> Iterator[widgets.Widget]:

@@ -10,7 +10,7 @@ PREFIX = 'tfmagic: '
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """``'1 variable'``, ``'3 variables'`` (``many`` for irregular plurals)."""
-    return f'{count} {noun if count == 1 else many or noun + "s"}'
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 def human_bytes(nbytes: int) -> str:

@@ -26,6 +26,9 @@ import tensorflow as tf
 #: A fetch batch holds at most this many bytes of variable values, so listing
 #: the statistics of a large model never holds two copies of it in memory.
 MAX_FETCH_BYTES = 256 * 2**20
+#: The name scope of the ops tfmagic adds to the graph (initialization
+#: checks, savers); %tfgraph leaves it out.
+OWN_SCOPE = 'tfmagic'
 
 #: How many distinct fetch sets keep a compiled session callable.
 _CALLABLE_CACHE_SIZE = 16
@@ -149,6 +152,9 @@ class Workspace:
 
     def _new_graph(self) -> None:
         self.graph = tf.Graph()
+        # Taken, so a user's name_scope('tfmagic') becomes 'tfmagic_1' and
+        # never mixes with tfmagic's own ops, which %tfgraph leaves out.
+        self.graph.unique_name(OWN_SCOPE)
         self._session: tf.compat.v1.Session | None = None
         self._known_initialized: set[int] = set()
         self._initialized_checks: dict[int, tf.Tensor] = {}
@@ -370,8 +376,9 @@ class Workspace:
         check = self._initialized_checks.get(id(var))
         if check is None:
             # Possibly made inside a user's run (see _before_run): free of
-            # the control dependencies and name scope open there.
-            with (self.graph.as_default(), self.graph.name_scope(None),
+            # the control dependencies and name scope open there; under
+            # tfmagic's own scope, which %tfgraph leaves out.
+            with (self.graph.as_default(), self.graph.name_scope(OWN_SCOPE + '/'),
                   tf.control_dependencies(None)):
                 check = tf.compat.v1.is_variable_initialized(var)
             self._initialized_checks[id(var)] = check

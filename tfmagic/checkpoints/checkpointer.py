@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from ..tracking import VariableTracker
 from ..wording import human_bytes, plural
-from ..workspace import Workspace
+from ..workspace import OWN_SCOPE, Workspace
 from .comparison import (
     MATCH,
     Comparison,
@@ -102,7 +102,8 @@ class Checkpointer:
         if saver is None:
             with self.workspace.graph.as_default():
                 saver = tf.compat.v1.train.Saver(
-                    var_list=var_list, max_to_keep=None, save_relative_paths=True)
+                    var_list=var_list, max_to_keep=None, save_relative_paths=True,
+                    name=f'{OWN_SCOPE}/save')
             self._savers[key] = saver
         return saver
 
