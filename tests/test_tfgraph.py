@@ -592,3 +592,23 @@ def test_the_index_goes_with_its_tracker():
     gc.collect()  # the tracker, whose death drops the index from index_of's table
     gc.collect()  # the index and the graph it held
     assert graph() is None
+
+
+def test_a_scope_named_like_a_variable_keeps_its_ops(ip):
+    """A tf.Variable `net` and, later, ops in the name scope `net/`: the
+    variable is made of the ops its making made, not of every `net/...`."""
+    ok(ip, "net = tf.compat.v1.Variable(1.0, name='net')\n"
+           "w = tf.compat.v1.get_variable('w', [1])")
+    ok(ip, '%%tfscope net --name-scope\ny = w * 2.0')
+    drawn = tfgraph(ip)
+    assert drawn.nodes['net/'] == ('scope', ['net/', '2 ops'])
+    assert drawn.nodes['⊘ net'][0] == 'variable'
+    assert set(drawn.edges) == {('w', 'net/')}
+
+
+def test_a_variable_outside_the_collections_is_one_node(ip):
+    ok(ip, "hidden = tf.compat.v1.get_variable('hidden', [2], collections=[])\n"
+           "y = hidden * 2.0")
+    drawn = tfgraph(ip, '--ops')
+    assert [name for name, (kind, _) in drawn.nodes.items() if kind == 'variable'] == ['hidden']
+    assert set(drawn.edges) == {('hidden', 'mul'), ('mul/', 'mul')}

@@ -3,9 +3,12 @@ out by Graphviz's ``dot``.
 
 The graph is indexed op by op, once, and after that only for the ops added
 since (a TensorFlow graph only grows). Each op goes to an *item*: the
-logical variable it belongs to (its own ops -- ``VarHandleOp`` or
-``VariableV2``, ``Initializer``, ``Assign``, ``read``, ``IsInitialized`` --
-and every ``ReadVariableOp`` of it, wherever it is), or itself. Data edges
+logical variable it belongs to, or itself. A variable's own ops are those
+made while it was made (``VarHandleOp`` or ``VariableV2``, ``Initializer``,
+``Assign``, ``read``, ``IsInitialized``: the tracker notes the span of graph
+versions), every ``ReadVariableOp`` of it wherever it is, and, by name, a
+partitioned variable's reads; so a scope that happens to share a variable's
+name keeps its own ops. Data edges
 between items are counted; tfmagic's own ops (under ``tfmagic/``) are left
 out. Drawing is a walk of the scope tree down to the depth asked for: the
 scopes above that depth are open boxes (Graphviz clusters), those at it are
@@ -75,6 +78,13 @@ class GraphIndex:
         self.places: dict[str, tuple[str, str]] = {}
         self.edges: Counter[tuple[str, str]] = Counter()
         self._owner_of_op: dict[str, str] = {}  # a variable's (or part's) op -> logical name
+        # Names whose ops fold into a variable by name: a partitioned
+        # variable's (its reads: ConcatPartitions, an Identity) and those of
+        # variables made without the tracker seeing which ops made them.
+        self._owner_by_prefix: dict[str, str] = {}
+        self._spans_read = 0   # of tracker.op_spans
+        self._span_at = 0      # the first span that may hold the next op
+        self._spanned: set[str] = set()
         self._item_of_op: dict[str, str | None] = {}
         self._ops_seen = 0
         self._position: int | None = None  # in the tracker's change log
@@ -97,18 +107,39 @@ class GraphIndex:
                 return  # nothing new (a graph's version counts its ops)
             groups = [(record, tracker.parts(name)) for name in dict.fromkeys(names)
                       if (record := tracker.find(name)) is not None]
+        spans = tracker.op_spans
+        new_spans = [var.op.name for _, _, var in spans[self._spans_read:]]
+        self._spanned.update(new_spans)
+        self._spans_read = len(spans)
+        # variables the collections do not hold (collections=[]) are in no group
+        groups += [(record, tracker.parts(record.name)) for name in new_spans
+                   if (record := tracker.find(name)) is not None
+                   and record.name not in self.records and record.partitions == 1]
         for record, parts in groups:
             for part in parts:
                 self._owner_of_op[part.op.name] = record.name
-            if len(parts) > 1:  # its reads (ConcatPartitions, an Identity) are under its name
-                self._owner_of_op[record.name] = record.name
+                if part.op.name not in self._spanned:
+                    self._owner_by_prefix[part.op.name] = record.name
+            if len(parts) > 1:
+                self._owner_by_prefix[record.name] = record.name
             if record.name not in self.records:
                 self._add_variable(record)
             self.records[record.name] = record
         operations = self.graph.get_operations()
-        for op in operations[self._ops_seen:]:
-            self._add_op(op)
+        for position in range(self._ops_seen, len(operations)):
+            self._add_op(operations[position], self._made_with(spans, position))
         self._ops_seen = len(operations)
+
+    def _made_with(self, spans: list[tuple[int, int, tf.Variable]], position: int) -> str | None:
+        """The variable whose making made the op at ``position`` in the
+        graph (an op's id is its position + 1; spans are in graph versions)."""
+        while self._span_at < len(spans) and spans[self._span_at][1] <= position:
+            self._span_at += 1
+        if self._span_at < len(spans):
+            first, end, var = spans[self._span_at]
+            if first <= position < end:
+                return self._owner_of_op.get(var.op.name)
+        return None
 
     def _add_variable(self, record: VariableRecord) -> None:
         if marks.is_slot(record):  # beside its variable: W/Adam
@@ -121,12 +152,12 @@ class GraphIndex:
             node.variable_count += 1
         node.variables[record.name] = label
 
-    def _add_op(self, op: tf.Operation) -> None:
+    def _add_op(self, op: tf.Operation, made_with: str | None) -> None:
         name = op.name
         if name == OWN_SCOPE or name.startswith(OWN_SCOPE + '/'):
             self._item_of_op[name] = None
             return
-        owner = self._owner(name)
+        owner = made_with or self._owner_of_op.get(name) or self._owner(name)
         item = None if owner is None else 'v:' + owner
         if item is None and op.type in VARIABLE_READS and op.inputs:
             source = self._item_of_op.get(op.inputs[0].op.name)
@@ -146,12 +177,13 @@ class GraphIndex:
                 self.edges[source, item] += 1
 
     def _owner(self, op_name: str) -> str | None:
-        """The variable whose op (or one of whose ops) ``op_name`` is: the
-        longest variable name it starts with (``enc/W/Adam/Assign`` is the
-        slot ``enc/W/Adam``'s, not ``enc/W``'s)."""
+        """The variable ``op_name`` belongs to by its name alone: the
+        longest name it starts with among those that fold by name
+        (``emb/ConcatPartitions/concat`` is the partitioned ``emb``'s). Ops a
+        scope of the same name as a tracked variable holds are not its."""
         parts = op_name.split('/')
         for end in range(len(parts), 0, -1):
-            owner = self._owner_of_op.get('/'.join(parts[:end]))
+            owner = self._owner_by_prefix.get('/'.join(parts[:end]))
             if owner is not None:
                 return owner
         return None

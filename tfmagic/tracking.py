@@ -167,6 +167,10 @@ class VariableTracker:
         # How far _group() has read the global and local variable collections.
         self._grouped: tuple[int, int] = (0, 0)
         self._cell_created: list[tf.Variable] = []
+        #: (first op, end) of each variable (or part) made through the
+        #: creator, in graph-version numbers, with the variable: the ops that
+        #: make up the variable (%tfgraph folds them into it).
+        self.op_spans: list[tuple[int, int, tf.Variable]] = []
         self._runs_by_source: dict[str, tuple[int | None, list[str]]] = {}
         self._source: str | None = None
         with self.workspace.graph.as_default():
@@ -189,7 +193,10 @@ class VariableTracker:
         return tf.compat.v1.variable_creator_scope(self._creator)
 
     def _creator(self, next_creator: Callable[..., tf.Variable], **kwargs: Any) -> tf.Variable:
+        graph = self.workspace.graph
+        first = graph.version
         var = next_creator(**kwargs)
+        self.op_spans.append((first, graph.version, var))
         self._creations += 1
         by = CREATED_BY_GET_VARIABLE if self._getter_depth else CREATED_BY_VARIABLE
         self._record(var, by, self._cell)
