@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -320,17 +320,25 @@ def row_texts(page) -> list[str]:
 def wait_for_rows(page, js_predicate: str, what: str, timeout: float = UI_TIMEOUT) -> list[str]:
     """Wait until ``js_predicate(texts)`` holds, ``texts`` being the rows'
     texts (spaces normalized); return them."""
+    return _wait_for_texts(page, ROWS, "e.textContent.replace(/\\s+/g, ' ').trim()",
+                           js_predicate, what, lambda: row_texts(page), timeout)
+
+
+def _wait_for_texts(page, selector: str, text_js: str, js_predicate: str, what: str,
+                    read: Callable[[], list[str]], timeout: float) -> list[str]:
+    """Wait until ``js_predicate(texts)`` holds, ``texts`` being ``text_js``
+    (an expression of ``e``) of each element ``selector`` finds; return
+    ``read()``, or fail saying what was there instead."""
     script = f"""sel => {{
-        const rows = [...document.querySelectorAll(sel)]
-            .map(r => r.textContent.replace(/\\s+/g, ' ').trim());
+        const rows = [...document.querySelectorAll(sel)].map(e => {text_js});
         return ({js_predicate})(rows);
     }}"""
     try:
-        page.wait_for_function(script, arg=ROWS, timeout=timeout)
+        page.wait_for_function(script, arg=selector, timeout=timeout)
     except sync_api.TimeoutError:
         pytest.fail(f'{what}: not seen in {timeout / 1000:.0f} s; rows are '
-                    f'{row_texts(page)!r}\n{cell_outputs(page)}')
-    return row_texts(page)
+                    f'{read()!r}\n{cell_outputs(page)}')
+    return read()
 
 
 def has_row(text: str) -> str:
@@ -397,17 +405,8 @@ def wait_for_options(page, selector: str, js_predicate: str, what: str,
                      timeout: float = UI_TIMEOUT) -> list[str]:
     """Wait until ``js_predicate(rows)`` (rows: the option texts, plain
     spaces) holds in the page; return the rows."""
-    script = f"""sel => {{
-        const rows = [...document.querySelectorAll(sel)]
-            .map(o => o.textContent.replace(/\\u00a0/g, ' '));
-        return ({js_predicate})(rows);
-    }}"""
-    try:
-        page.wait_for_function(script, arg=selector, timeout=timeout)
-    except sync_api.TimeoutError:
-        pytest.fail(f'{what}: not seen in {timeout / 1000:.0f} s; rows are '
-                    f'{options(page, selector)!r}\n{cell_outputs(page)}')
-    return options(page, selector)
+    return _wait_for_texts(page, selector, "e.textContent.replace(/\\u00a0/g, ' ')",
+                           js_predicate, what, lambda: options(page, selector), timeout)
 
 
 # -- Save and Restore, watched ----------------------------------------------------------------

@@ -70,8 +70,7 @@ class GraphIndex:
     def __init__(self, tracker: VariableTracker):
         # Weakly: the index lives in a WeakKeyDictionary keyed by the tracker.
         self._tracker = weakref.ref(tracker)
-        self.graph: tf.Graph = tracker.workspace.graph
-        self.generation = tracker.generation
+        self.graph: tf.Graph = tracker.workspace.graph  # a reset makes a new one
         self.root = _Scope('')
         self.records: dict[str, VariableRecord] = {}
         #: item ('v:NAME' for a variable, 'o:NAME' for an op) -> (scope path, label)
@@ -212,8 +211,7 @@ _indexes: weakref.WeakKeyDictionary[VariableTracker, GraphIndex] = weakref.WeakK
 def index_of(tracker: VariableTracker) -> GraphIndex:
     """The tracker's graph index, brought up to date (made anew after a reset)."""
     index = _indexes.get(tracker)
-    if (index is None or index.graph is not tracker.workspace.graph
-            or index.generation != tracker.generation):
+    if index is None or index.graph is not tracker.workspace.graph:
         index = _indexes[tracker] = GraphIndex(tracker)
     index.update()
     return index

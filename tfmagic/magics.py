@@ -280,7 +280,7 @@ class TFMagic(Magics):
             check_scope_name(scope)
         fmt = None
         if args.save:
-            fmt = args.save.rpartition('.')[2].lower() if '.' in args.save else ''
+            fmt = os.path.splitext(args.save)[1][1:].lower()
             if fmt not in graphview.FORMATS:
                 raise UsageError(f'--save {args.save!r}: the name must end in '
                                  + ', '.join(f'.{f}' for f in graphview.FORMATS))

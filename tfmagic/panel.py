@@ -32,12 +32,13 @@ from .tracking import (
     ROLE_OPTIMIZER,
     ROLE_SLOT,
     ROLE_VARIABLE,
+    Role,
     VariableInfo,
     VariableRecord,
     VariableTracker,
     slice_info,
 )
-from .treeview import TreeRow, TreeView, row_text
+from .treeview import RowKind, TreeRow, TreeView, row_text
 from .wording import human_bytes, plural
 
 if TYPE_CHECKING:
@@ -212,10 +213,8 @@ class ScopeTree:
             slots = [(name, slot) for name, slot in node.slots_of(leaf) if match(slot.name)]
             if own or slots:
                 found.append((node, leaf, record if own else None, slots))
-                parts = node.path.split('/') if node.path else []
-                for depth in range(len(parts)):
-                    prefix = '/'.join(parts[:depth + 1])
-                    matches[prefix] = matches.get(prefix, 0) + own + len(slots)
+                for scope in self._chain(node):
+                    matches[scope.path] = matches.get(scope.path, 0) + own + len(slots)
         rows: list[TreeRow] = []
         shown_scopes: set[str] = set()
         shown = folded = total = 0  # folded: under a closed scope
@@ -289,17 +288,19 @@ def _family_rows(depth: int, leaf: str, record: VariableRecord | None,
     return rows
 
 
+_KIND_OF_ROLE: dict[Role, RowKind] = {ROLE_SLOT: 'slot', ROLE_OPTIMIZER: 'optimizer'}
+
+
 def variable_row(record: VariableRecord, leaf: str, depth: int) -> TreeRow:
     """A variable's row: its mark, name, and facts (shape, dtype, parts, who
     made it, in which cell, how often it was shared), each explained on hover."""
     said = marks.facts(record)
     cols = [(fact.kind, fact.text, fact.explained) for fact in said]
     sign = marks.mark(record)
-    kind = {ROLE_SLOT: 'slot', ROLE_OPTIMIZER: 'optimizer'}.get(record.role, 'variable')
-    title = marks.hover_text(record, said)
-    return {'key': 'var:' + record.name, 'depth': depth, 'kind': kind,  # type: ignore[typeddict-item]
+    return {'key': 'var:' + record.name, 'depth': depth,
+            'kind': _KIND_OF_ROLE.get(record.role, 'variable'),
             'mark': sign, 'mark_title': marks.MARK_TITLES.get(sign, ''), 'name': leaf,
-            'cols': cols, 'title': title}
+            'cols': cols, 'title': marks.hover_text(record, said)}
 
 
 def histogram_svg(values: np.ndarray, bins: int = HISTOGRAM_BINS,
