@@ -1,7 +1,7 @@
 """Run tfmagic's benchmarks and print each ratio against its target.
 
-    .venv/bin/python benchmarks/run.py                 # everything (~7 min)
-    .venv/bin/python benchmarks/run.py --quick         # smaller sizes and repeats (~1 min)
+    .venv/bin/python benchmarks/run.py                 # everything (~11 min)
+    .venv/bin/python benchmarks/run.py --quick         # smaller sizes and repeats (~2 min)
     .venv/bin/python benchmarks/run.py cells stats_1k  # by name, module or glob ('vars_*')
     .venv/bin/python benchmarks/run.py --list
 
@@ -33,7 +33,7 @@ import _common  # noqa: E402  (needs the sys.path entry above; sets TF's log lev
 from _common import REGISTRY, Context, Result  # noqa: E402  (needs the sys.path entry above)
 
 MODULES = ('bench_cells', 'bench_vars', 'bench_stats', 'bench_checkpoints', 'bench_panel',
-           'bench_graph')
+           'bench_graph', 'bench_cluster')
 RESULTS = HERE / 'results' / 'latest.json'
 
 

@@ -44,6 +44,9 @@ _NORMALIZE = [
      r'\1: <time>'),
     (re.compile(r'(?m)^(CPU times|Wall time):.*$'), r'\1: <timing>'),
     (re.compile(r'\b\d+(?:\.\d+)? ?(?:ns|µs|us|ms)\b'), '<timing>'),
+    # a local cluster's free ports and its tasks' process ids (lesson 05)
+    (re.compile(r'\b127\.0\.0\.1:\d+'), '127.0.0.1:<port>'),
+    (re.compile(r'\bpids \d+(?:, \d+)*'), 'pids <pids>'),
 ]
 
 

@@ -55,11 +55,11 @@ WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
 SNAPSHOT_HTML = re.compile(r'<div class="tfmagic-snapshot"><p><b>(.*?)</b> <i>\((.*?)\)</i></p>'
                            r'<pre>(.*)</pre><p><small>(.*?)</small></p></div>', re.S)
 SNAPSHOT_SUMMARY = re.compile(
-    r'\d+ variables? in \d+ scopes? '
+    r'\d+ variables?(?: \(\d+ optimizer state\))? in \d+ scopes? '
     r'\(a snapshot from when the panel was shown: run the cell to browse live\)')
 
 LESSONS = ['01_creating_variables.ipynb', '02_scopes.ipynb', '03_sharing.ipynb',
-           '04_save_restore.ipynb']
+           '04_save_restore.ipynb', '05_cluster.ipynb']
 
 
 def test_there_are_lessons():
@@ -440,6 +440,86 @@ def test_lesson_04_teaches_checkpoints(executed):
 
     check = not_yet(nb, ['--map', 'encoder=', '--allow-missing'])
     assert check == "Not yet: %restoreckpt ? failed: no checkpoint at '?': ?.index does not exist"
+
+
+def test_lesson_05_teaches_variables_on_a_cluster(executed):
+    nb = executed('05_cluster.ipynb')
+    # ports and pids are new on every run
+    assert re.fullmatch(
+        r'tfmagic: now on grpc://127\.0\.0\.1:\d+ with a cluster of 2 ps tasks, 1 worker task, '
+        r'variables on the ps tasks \(a local cluster tfmagic started on 127\.0\.0\.1, '
+        r'pids \d+, \d+, \d+\); new graph and session, 0 variables dropped\.\n',
+        text_of(tagged(nb, 'connect')))
+    assert [re.sub(r':\d+$', ':PORT', line) for line in
+            text_of(tagged(nb, 'show')).splitlines()[1:]] == [
+        '  /job:ps/task:0  127.0.0.1:PORT', '  /job:ps/task:1  127.0.0.1:PORT',
+        '  /job:worker/task:0  127.0.0.1:PORT']
+
+    # replica_device_setter: variables round-robin on the ps tasks, ops on the worker
+    assert text_of(tagged(nb, 'dense')) == '/job:ps/task:0\n/job:ps/task:1\n/job:worker\n'
+    assert text_of(tagged(nb, 'embedding')) == (
+        'words/embedding/part_0 (500, 16) /job:ps/task:0\n'
+        'words/embedding/part_1 (500, 16) /job:ps/task:1\n')
+
+    def rows(tag):  # name -> the rest of its row, from the table's text
+        return {line.split()[1]: ' '.join(line.split()[2:])
+                for line in text_of(tagged(nb, tag)).splitlines()[1:]}
+
+    assert rows('vars') == {
+        'model/b': '(1,) 1 /job:ps/task:1', 'model/w': '(16, 1) 1 /job:ps/task:0',
+        'words/embedding': '(1000, 16) 2 /job:ps/task:0, /job:ps/task:1'}
+    assert rows('shards') == {
+        'model/b': '(1,) /job:ps/task:1', 'model/w': '(16, 1) /job:ps/task:0',
+        'words/embedding/part_0': '(500, 16) /job:ps/task:0',
+        'words/embedding/part_1': '(500, 16) /job:ps/task:1'}
+
+    # a training step; Adam's slots live with their variable
+    before, after = (float(line.split(':')[1]) for line in
+                     text_of(tagged(nb, 'train')).splitlines())
+    assert after < before
+    both = '/job:ps/task:0, /job:ps/task:1'
+    assert rows('slots') == {
+        'beta1_power': '/job:ps/task:1', 'beta2_power': '/job:ps/task:1',
+        'model/b': '/job:ps/task:1', 'model/b/Adam': 'model/b /job:ps/task:1',
+        'model/b/Adam_1': 'model/b /job:ps/task:1',
+        'model/w': '/job:ps/task:0', 'model/w/Adam': 'model/w /job:ps/task:0',
+        'model/w/Adam_1': 'model/w /job:ps/task:0',
+        'words/embedding': both, 'words/embedding/Adam': f'words/embedding {both}',
+        'words/embedding/Adam_1': f'words/embedding {both}'}
+
+    # statistics computed on the ps tasks; the panel grouped by device
+    assert rows('stats')['words/embedding'] == '16000 0.090000 0.110000 0.100010'
+    panel = text_of(tagged(nb, 'panel')).splitlines()
+    assert panel[0].startswith('11 variables (8 optimizer state) in 2 scopes')
+    assert [line for line in panel if line.startswith('▾')] == [
+        '▾ /job:ps/task:0  6 variables', '▾ /job:ps/task:1  8 variables']
+    assert sum('embedding  [1000, 16]  float32  1 of 2 parts' in line for line in panel) == 2
+
+    # a sharded checkpoint: one data file per ps task, each with that task's variables
+    assert re.fullmatch(r'Saved 11 variables \([\d.]+ KB\) to checkpoints/cluster/model\.\n',
+                        text_of(tagged(nb, 'save')))
+    files = dict(line.split()[:2] for line in text_of(tagged(nb, 'files')).splitlines())
+    assert sorted(files) == ['checkpoint', 'model.data-00000-of-00002',
+                             'model.data-00001-of-00002', 'model.index', 'model.meta']
+    # part_0 and its two slots + w and its two slots; part_1, b, theirs + Adam's counters
+    assert files['model.data-00000-of-00002'] == str(3 * 500 * 16 * 4 + 3 * 16 * 4)
+    assert files['model.data-00001-of-00002'] == str(3 * 500 * 16 * 4 + 3 * 4 + 2 * 4)
+    inspected = rows('inspect')
+    assert len(inspected) == 11 and all(row.endswith('match') for row in inspected.values())
+    assert inspected['words/embedding'] == '(1000, 16) float32 match'
+
+    # back in one process: the sharded checkpoint restores, every value equal
+    assert text_of(tagged(nb, 'local')) == (
+        'tfmagic: now on the in-process session (local); new graph and session, '
+        "11 variables dropped; stopped the local cluster (3 tasks).\n['', '', '', '']")
+    assert text_of(tagged(nb, 'restore')) == (
+        'Restored 11 variables from checkpoints/cluster/model.\nTrue')
+    # the lesson removes its checkpoint (lesson 04's folder keeps only lesson 04's files)
+    assert not (executed.workdir / 'checkpoints' / 'cluster').exists()
+
+    check = not_yet(nb, ['task 0', 'task 1', 'task 2', '/job:'])
+    assert check == ('Not yet: a, b, emb/part_0, emb/part_1, emb/part_2, c, c/Adam '
+                     'are on another task.')
 
 
 def main(paths: list[str]) -> None:

@@ -3,7 +3,7 @@
 ``%load_ext tfmagic`` runs every cell in a managed ``tf.compat.v1`` graph and
 session and records where each variable came from; see ``%vars?``,
 ``%%tfscope?``, ``%tfreset?``, ``%tfpanel?``, ``%tfgraph?``, ``%saveckpt?``,
-``%restoreckpt?``, ``%ckpts?`` and ``%inspectckpt?``.
+``%restoreckpt?``, ``%ckpts?``, ``%inspectckpt?`` and ``%tfconnect?``.
 """
 
 from __future__ import annotations
@@ -94,4 +94,5 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
         shell.configurables.remove(magics)  # type: ignore[arg-type]  # IPython types it as a list of shells
     magics.tracker.detach()
     magics.workspace.close()
+    magics.stop_local_cluster()
     print(hints.unloaded(count))

@@ -23,7 +23,8 @@ import tensorflow as tf
 from . import hints
 from .tracebacks import ErrorHints
 from .tracking import VariableTracker
-from .workspace import Workspace
+from .wording import PREFIX
+from .workspace import ClusterUnreachableError, Workspace
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
@@ -130,10 +131,15 @@ class CellHooks:
         report = self.tracker.end_cell()
         self.workspace.leave()
         notes: list[str | None] = []
-        if self.workspace.auto_init:
-            self.workspace.initialize_pending()
-            notes.extend(hints.not_initialized(var, error)
-                         for var, error in self.workspace.take_init_failures())
+        if self.workspace.auto_init and self.workspace.lost is None:
+            try:
+                self.workspace.initialize_pending()
+            except ClusterUnreachableError as err:  # the cluster stopped during the cell
+                if result.error_in_exec is None:
+                    notes.append(PREFIX + err.message)
+            else:
+                notes.extend(hints.not_initialized(var, error)
+                             for var, error in self.workspace.take_init_failures())
         notes.append(hints.duplicates_note(report))
         for note in filter(None, notes):
             print(note)

@@ -14,6 +14,7 @@ import collections
 import difflib
 import re
 import shlex
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 import tensorflow as tf
@@ -354,3 +355,46 @@ PANEL_NEEDS_JUPYTER = f'{PREFIX}%tfpanel needs Jupyter (a kernel with widgets); 
 DOT_MISSING = ("%tfgraph needs Graphviz's dot, which is not installed: `sudo apt-get install "
                'graphviz` (Debian, Ubuntu), `brew install graphviz` (macOS) or `conda install '
                "graphviz`; in tfmagic's own repository, `make lab` installs it.")
+
+
+# -- %tfconnect ------------------------------------------------------------------
+
+def _cluster_jobs(cluster: Mapping[str, Sequence[str]]) -> str:
+    return ', '.join(plural(len(addresses), f'{job} task') for job, addresses in cluster.items())
+
+
+def connection(target: str, cluster: Mapping[str, Sequence[str]] | None,
+               local_pids: Sequence[int] = ()) -> str:
+    """Where the workspace runs, as ``%tfconnect`` says it."""
+    if not target:
+        return 'the in-process session (local)'
+    where = f'{target}'
+    if cluster:
+        where += f' with a cluster of {_cluster_jobs(cluster)}'
+        if cluster.get('ps'):
+            where += ', variables on the ps tasks'
+    if local_pids:
+        where += (' (a local cluster tfmagic started on 127.0.0.1, pids '
+                  + ', '.join(map(str, local_pids)) + ')')
+    return where
+
+
+def connected(target: str, cluster: Mapping[str, Sequence[str]] | None, dropped: int,
+              local_pids: Sequence[int] = (), stopped: int = 0) -> str:
+    """The one line ``%tfconnect`` says after connecting."""
+    line = (f'{PREFIX}now on {connection(target, cluster, local_pids)}; new graph and session, '
+            f'{plural(dropped, "variable")} dropped')
+    if stopped:
+        line += f'; stopped the local cluster ({plural(stopped, "task")})'
+    return line + '.'
+
+
+def show_connection(target: str, cluster: Mapping[str, Sequence[str]] | None,
+                    local_pids: Sequence[int] = (), lost: str | None = None) -> str:
+    """What ``%tfconnect`` without arguments shows."""
+    lines = [f'{PREFIX}running on {connection(target, cluster, local_pids)}.']
+    for job, addresses in (cluster or {}).items():
+        lines.extend(f'  /job:{job}/task:{i}  {address}' for i, address in enumerate(addresses))
+    if lost:
+        lines.append('  ' + lost)
+    return '\n'.join(lines)

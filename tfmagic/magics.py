@@ -22,9 +22,9 @@ from IPython.core.magic import (
     output_can_be_silenced,
 )
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Int, Unicode, observe
+from traitlets import Bool, Float, Int, Unicode, observe
 
-from . import checkpoints, graphview, hints, tables
+from . import checkpoints, cluster, graphview, hints, tables
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer
 from .panel import VariableBrowser
@@ -126,6 +126,11 @@ class TFMagic(Magics):
     max_to_keep = Int(5, min=0, help=(
         'How many checkpoints of one prefix %saveckpt keeps (0 keeps all).')).tag(config=True)
 
+    operation_timeout = Float(60.0, min=0.001, help=(
+        'Seconds any one call to a cluster (%tfconnect) may take before it fails; '
+        'a task that stops answering fails the next cell or magic within it.')
+    ).tag(config=True)
+
     def __init__(self, shell: InteractiveShell, hooks: CellHooks, checkpointer: Checkpointer):
         # Set first: Magics.__init__ loads values set with %config earlier
         # (before a %reload_ext, say), which calls the observers below.
@@ -133,8 +138,15 @@ class TFMagic(Magics):
         self.workspace = hooks.workspace
         self.tracker = hooks.tracker
         self.checkpointer = checkpointer
+        #: The local cluster %tfconnect --local-cluster started, if connected to it.
+        self.local_cluster: cluster.LocalCluster | None = None
         super().__init__(shell=shell)
         self.workspace.auto_init = self.auto_init
+        self.workspace.operation_timeout = self.operation_timeout
+
+    @observe('operation_timeout')
+    def _operation_timeout_changed(self, change: Bunch) -> None:
+        self.workspace.operation_timeout = change['new']
 
     @observe('auto_init')
     def _auto_init_changed(self, change: Bunch) -> None:
@@ -210,12 +222,93 @@ class TFMagic(Magics):
         or duplicate variables (foo, foo_1).
         """
         parse(self.tfreset, line)
-        count = len(self.workspace.variables())
+        count = len(self.tracker.groups())
         try:
             self.workspace.reset()
         except WorkspaceError as err:
             raise UsageError(f'%tfreset: {err}') from None
         print(f'{PREFIX}new graph and session; {plural(count, "variable")} dropped.')
+
+    @magic_arguments()
+    @argument('target', nargs='?', metavar='TARGET',
+              help="grpc://HOST:PORT of a TensorFlow server task, or 'local' for the "
+                   'in-process session (the default)')
+    @argument('--cluster', metavar='SPEC',
+              help='cluster spec, JSON text or a JSON file: {"ps": ["HOST:PORT", ...], '
+                   '"worker": [...]}; cells then place variables on the ps tasks')
+    @argument('--local-cluster', type=int, metavar='N',
+              help='start N ps tasks and one worker on 127.0.0.1 and connect to the worker')
+    @line_magic
+    def tfconnect(self, line: str) -> None:
+        """Run the workspace on a TensorFlow cluster, or back in this process.
+
+        Connecting starts a new graph and session (as %tfreset). With a
+        cluster spec every cell runs under
+        tf.compat.v1.train.replica_device_setter(cluster=SPEC), so variables
+        go to the ps tasks as TF1 training scripts placed them; %vars shows
+        where in its device column. A call to the cluster fails after
+        TFMagic.operation_timeout seconds (default 60). Without arguments,
+        shows where the workspace runs. Examples::
+
+            %tfconnect --local-cluster 2
+            %tfconnect grpc://10.0.0.5:2222 --cluster cluster.json
+            %tfconnect local
+
+        TensorFlow servers have no authentication: never let a machine you
+        do not trust reach their ports. A local cluster's tasks are stopped
+        by %tfconnect local, %unload_ext and the kernel's exit.
+        """
+        args = parse(self.tfconnect, line)
+        ws = self.workspace
+        if args.target is None and args.local_cluster is None:
+            if args.cluster:
+                raise UsageError('--cluster describes the cluster of a TARGET: '
+                                 '%tfconnect grpc://HOST:PORT --cluster SPEC')
+            print(hints.show_connection(ws.target, ws.cluster, self._local_pids(), ws.lost))
+            return
+        if args.local_cluster is not None and (args.target or args.cluster):
+            raise UsageError('--local-cluster makes its own target and cluster: give it alone')
+        if ws.active and not ws.at_root():
+            raise UsageError('%tfconnect: connect at the top level of a cell, '
+                             'not inside a scope or another graph')
+        started = None
+        spec: cluster.ClusterSpec | None = None
+        try:
+            if args.local_cluster is not None:
+                if args.local_cluster < 1:
+                    raise UsageError('--local-cluster needs 1 or more ps tasks')
+                started = cluster.start_local_cluster(args.local_cluster)
+                target, spec = started.target, started.spec
+            else:
+                target = cluster.parse_target(args.target)
+                spec = cluster.parse_cluster_spec(args.cluster) if args.cluster else None
+            if target:
+                cluster.check_reachable(target, spec,
+                                        min(cluster.CONNECT_TIMEOUT, self.operation_timeout))
+        except cluster.ClusterError as err:
+            if started is not None:
+                started.stop()
+            raise UsageError(f'%tfconnect: {err}') from None
+        except BaseException:
+            if started is not None:
+                started.stop()
+            raise
+        dropped = len(self.tracker.groups())
+        previous, self.local_cluster = self.local_cluster, started
+        ws.connect(target, spec)
+        if previous is not None:
+            previous.stop()
+        print(hints.connected(target, spec, dropped, self._local_pids(),
+                              len(previous.processes) if previous is not None else 0))
+
+    def _local_pids(self) -> list[int]:
+        return list(self.local_cluster.pids.values()) if self.local_cluster else []
+
+    def stop_local_cluster(self) -> None:
+        """Stop the local cluster %tfconnect started, if any."""
+        local, self.local_cluster = self.local_cluster, None
+        if local is not None:
+            local.stop()
 
     @magic_arguments()
     @line_magic

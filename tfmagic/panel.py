@@ -12,6 +12,14 @@ A row is a logical variable: a partitioned variable is one row (``×3
 parts``), and an optimizer's slots are rows under the variable they belong
 to, not a scope of their own.
 
+Grouped by device (variables on a cluster's parameter servers), the top
+level is one node per device, each with the scope tree of what lies on it;
+a partitioned variable whose parts lie on several devices is a row under
+each of them (``2 of 4 parts``). Each grouping has a tree of its own, both
+kept up to date; rows of the device grouping have keys of the form
+``scope:DEVICE|PATH`` and ``var:DEVICE|NAME`` (TensorFlow names have no
+``|``), so every row's key is unique in either grouping.
+
 Every name, value and message reaches the page through ``html.escape`` or as
 the tree's row data, which ``tree.js`` sets as ``textContent``.
 """
@@ -20,11 +28,13 @@ from __future__ import annotations
 
 import fnmatch
 import html
-from collections.abc import Callable, Collection, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Literal, Protocol
 
 import ipywidgets as widgets
 import numpy as np
+import tensorflow as tf
 
 from . import checkpoints, graphview, marks, stats, tables
 from .checkpoints import Checkpointer, CheckpointError, SaveInterrupted
@@ -41,9 +51,6 @@ from .tracking import (
 from .treeview import RowKind, TreeRow, TreeView, row_text
 from .wording import human_bytes, plural
 
-if TYPE_CHECKING:
-    import tensorflow as tf
-
 #: Full width minus the 2px margins ipywidgets puts on each side of a widget,
 #: so that wide rows do not overflow the panel.
 FULL_WIDTH = 'calc(100% - 4px)'
@@ -53,6 +60,15 @@ HISTOGRAM_BINS = 24
 FIRST_VALUES = 10
 
 DETAILS_VIEW, GRAPH_VIEW = 'Details', 'Graph'
+BY_SCOPE, BY_DEVICE = 'Scope', 'Device'
+#: The device group of the variables placed on no device.
+NO_DEVICE = '(no device)'
+#: The device of a variable placed on none, as its details say it.
+NOT_PLACED = "not placed (the session's default device)"
+PARTS_HERE = '{here} of {total} parts'
+PARTS_HERE_EXPLAINED = 'this device holds {here} of the {total} parts of this partitioned variable'
+UNREADABLE = ("No value: the session cannot read it (variables on a cluster's devices are "
+              "read once the workspace is connected to it: %tfconnect). TensorFlow says: {why}")
 #: Seconds the Graph view waits for dot, which blocks the kernel meanwhile.
 PANEL_DOT_TIMEOUT = 10
 SCOPE_KEYS = '→ opens it, ← closes it, Enter or a click opens or closes it.'
@@ -94,15 +110,24 @@ class CellEvents(Protocol):
 
 
 class _Scope:
-    __slots__ = ('path', 'depth', 'scopes', 'variables', 'slots', 'count', '_order')
+    """A scope, or in a tree grouped by device a device's node (its
+    ``path`` is ``''``); every node under a device has that ``device``."""
 
-    def __init__(self, path: str, depth: int):
+    __slots__ = ('path', 'device', 'key', 'parent', 'depth', 'scopes', 'variables', 'slots',
+                 'parts', 'count', '_order')
+
+    def __init__(self, path: str, parent: _Scope | None, device: str | None = None):
         self.path = path
-        self.depth = depth
+        self.device = device  # None when the tree is grouped by scope
+        self.key = _node_key(device, path)
+        self.parent = parent
+        self.depth: int = parent.depth + 1 if parent is not None else 0
         self.scopes: dict[str, _Scope] = {}
         self.variables: dict[str, VariableRecord] = {}
         # variable leaf -> full name of each of its slots -> the slot's record
         self.slots: dict[str, dict[str, VariableRecord]] = {}
+        # full name -> how many of its parts lie here, for one split over devices
+        self.parts: dict[str, int] = {}
         self.count = 0          # variables (slots included) in this scope and below
         self._order: tuple[list[str], list[str]] | None = None  # rebuilt after a change
 
@@ -118,58 +143,113 @@ class _Scope:
         named = [(marks.slot_name(slot), slot) for slot in self.slots.get(leaf, {}).values()]
         return sorted(named, key=lambda pair: (pair[0], pair[1].name))
 
+    def label(self) -> str:
+        """What its row says: ``'deep/'``, or the device."""
+        return self.path.rpartition('/')[2] + '/' if self.path else _device_label(self.device)
+
+    def heading(self) -> str:
+        """``'layer2/deep/'``, or the device."""
+        return self.path + '/' if self.path else _device_label(self.device)
+
+
+def _node_key(device: str | None, path: str) -> str:
+    """What identifies a node (``path``) or variable (``path`` is its name)
+    in a tree: the path itself, or grouped by device ``DEVICE|PATH``."""
+    return path if device is None else f'{device}|{path}'
+
+
+def _path_in(key: str) -> str:
+    """The scope path or variable name in a :func:`_node_key`."""
+    return key.rpartition('|')[2]
+
+
+def _device_label(device: str | None) -> str:
+    return device or NO_DEVICE
+
 
 class ScopeTree:
     """Variable records grouped by scope, an optimizer's slots with their
-    variable; updated one record at a time."""
+    variable; updated one record at a time. Records put with their places
+    are grouped by device first (see :meth:`put`)."""
 
     def __init__(self) -> None:
-        self.root = _Scope('', 0)
+        self.root = _Scope('', None)
         self.optimizer_count = 0  # slots and other optimizer state
+        self._size = 0
         self._scope_count = 0
+        self._nodes: dict[str, _Scope] = {}  # by key
 
     def __len__(self) -> int:
-        return self.root.count
+        return self._size
 
     def scope_count(self) -> int:
         return self._scope_count
 
-    def put(self, record: VariableRecord) -> None:
-        """Add the record, or replace the one of the same name."""
+    def put(self, record: VariableRecord, places: Mapping[str, int] | None = None) -> None:
+        """Add the record, or replace the one of the same name. With
+        ``places`` (device, ``''`` for none -> how many of its parts lie
+        there) it goes under each of those devices; a tree's records are
+        all put with places, or none."""
+        groups: Iterable[tuple[str | None, int]] = (
+            [(None, record.partitions)] if places is None else places.items())
+        new = False
+        for device, parts in groups:
+            new |= self._put_in(record, device, parts)
+        if new:
+            self._size += 1
+            if record.role != ROLE_VARIABLE:
+                self.optimizer_count += 1
+
+    def _put_in(self, record: VariableRecord, device: str | None, parts: int) -> bool:
+        """Put the record under ``device`` (None: the tree by scope); True if it is new there."""
         if marks.is_slot(record):
-            nodes, owner = self._path_to(record.slot_of)
+            nodes, owner = self._path_to(record.slot_of, device)
             entries, key = nodes[-1].slots.setdefault(owner, {}), record.name
         else:
-            nodes, key = self._path_to(record.name)
+            nodes, key = self._path_to(record.name, device)
             entries = nodes[-1].variables
-        if key not in entries:
+        if parts < record.partitions:
+            nodes[-1].parts[record.name] = parts
+        new = key not in entries
+        if new:
             nodes[-1]._order = None
             for node in nodes:
                 node.count += 1
-            if record.role != ROLE_VARIABLE:
-                self.optimizer_count += 1
         entries[key] = record
+        return new
 
-    def _path_to(self, name: str) -> tuple[list[_Scope], str]:
-        """The scopes from the root down to ``name``'s (made as needed), and its leaf."""
+    def _path_to(self, name: str, device: str | None) -> tuple[list[_Scope], str]:
+        """The nodes from the root down to ``name``'s scope (under its
+        device, if any; made as needed), and its leaf."""
         *scopes, leaf = name.split('/')
         nodes = [self.root]
+        if device is not None:
+            nodes.append(self._device_node(device))
         for part in scopes:
-            parent = nodes[-1]
-            node = parent.scopes.get(part)
-            if node is None:
-                path = f'{parent.path}/{part}' if parent.path else part
-                node = parent.scopes[part] = _Scope(path, parent.depth + 1)
-                parent._order = None
-                self._scope_count += 1
-            nodes.append(node)
+            nodes.append(self._scope_node(nodes[-1], part))
         return nodes, leaf
 
-    def scope(self, path: str) -> _Scope | None:
-        node: _Scope | None = self.root
-        for part in path.split('/') if path else ():
-            node = node.scopes.get(part) if node is not None else None
+    def _device_node(self, device: str) -> _Scope:
+        node = self.root.scopes.get(device)
+        if node is None:
+            node = self.root.scopes[device] = _Scope('', self.root, device)
+            self._nodes[node.key] = node
+            self.root._order = None
         return node
+
+    def _scope_node(self, parent: _Scope, part: str) -> _Scope:
+        node = parent.scopes.get(part)
+        if node is None:
+            path = f'{parent.path}/{part}' if parent.path else part
+            node = parent.scopes[part] = _Scope(path, parent, parent.device)
+            self._nodes[node.key] = node
+            parent._order = None
+            self._scope_count += 1
+        return node
+
+    def scope(self, key: str) -> _Scope | None:
+        """The scope (or device's node) whose row's key is ``'scope:' + key``."""
+        return self._nodes.get(key)
 
     def rows(self, expanded: set[str] | None, limit: int | None = None) -> list[TreeRow]:
         """Every visible row: scopes, and the variables of the root and of
@@ -186,15 +266,14 @@ class ScopeTree:
             if limit is not None and len(rows) >= limit:
                 return
             child = node.scopes[name]
-            opened = expanded is None or child.path in expanded
+            opened = expanded is None or child.key in expanded
             rows.append(_scope_row(child, opened, plural(child.count, 'variable')))
             if opened:
                 self._walk(child, expanded, rows, limit)
         for leaf in leaves:
             if limit is not None and len(rows) >= limit:
                 return
-            rows.extend(_family_rows(node.depth, leaf, node.variables.get(leaf),
-                                     node.slots_of(leaf)))
+            rows.extend(_family_rows(node, leaf, node.variables.get(leaf), node.slots_of(leaf)))
 
     def matching(self, text: str, closed: Collection[str] = (),
                  limit: int = MAX_FILTERED_ROWS) -> tuple[list[TreeRow], int]:
@@ -202,53 +281,57 @@ class ScopeTree:
         if it has ``*?[``, else a case-insensitive substring) under their
         scopes, each scope with how many of its variables match; a matching
         slot under its variable. Nothing under a scope in ``closed`` is shown.
-        Also returns how many variables match."""
+        Also returns how many variables match (each once, though grouped by
+        device a variable may be a row under several devices)."""
         match = _matcher(text)
         found: list[tuple[_Scope, str, VariableRecord | None,
                           list[tuple[str, VariableRecord]]]] = []
-        matches: dict[str, int] = {}  # scope path -> matching variables in it and below
+        matches: dict[str, int] = {}  # scope key -> matching variables in it and below
+        names: set[str] = set()
         for node, leaf in self._families(self.root):
             record = node.variables.get(leaf)
-            own = record is not None and match(record.name)
+            own = record if record is not None and match(record.name) else None
             slots = [(name, slot) for name, slot in node.slots_of(leaf) if match(slot.name)]
             if own or slots:
-                found.append((node, leaf, record if own else None, slots))
+                found.append((node, leaf, own, slots))
+                if own is not None:
+                    names.add(own.name)
+                names.update(slot.name for _, slot in slots)
                 for scope in self._chain(node):
-                    matches[scope.path] = matches.get(scope.path, 0) + own + len(slots)
+                    matches[scope.key] = matches.get(scope.key, 0) + (own is not None) + len(slots)
         rows: list[TreeRow] = []
         shown_scopes: set[str] = set()
-        shown = folded = total = 0  # folded: under a closed scope
+        shown = folded = total = 0  # rows; folded: under a closed scope
         for node, leaf, record, slots in found:
             count = (record is not None) + len(slots)
             total += count
             if shown >= limit:
                 continue
             for scope in self._chain(node):
-                if scope.path not in shown_scopes:
-                    shown_scopes.add(scope.path)
-                    rows.append(_scope_row(scope, scope.path not in closed,
-                                           f'{matches[scope.path]:,} of '
+                if scope.key not in shown_scopes:
+                    shown_scopes.add(scope.key)
+                    rows.append(_scope_row(scope, scope.key not in closed,
+                                           f'{matches[scope.key]:,} of '
                                            f'{plural(scope.count, "variable")}'))
-                if scope.path in closed:
+                if scope.key in closed:
                     folded += count
                     break
             else:
                 shown += count
-                rows.extend(_family_rows(node.depth, leaf, record, slots))
+                rows.extend(_family_rows(node, leaf, record, slots))
         if total > shown + folded:
             rows.append({'key': 'more:', 'depth': 0, 'kind': 'more', 'cols': [],
                          'name': f'… and {total - shown - folded:,} more matches: '
                                  'narrow the filter'})
-        return rows, total
+        return rows, len(names)
 
     def _chain(self, node: _Scope) -> list[_Scope]:
-        """The scopes from the root's child down to ``node``."""
+        """The nodes from the root's child down to ``node``."""
         chain = []
-        current = self.root
-        for part in node.path.split('/') if node.path else ():
-            current = current.scopes[part]
-            chain.append(current)
-        return chain
+        while node.parent is not None:
+            chain.append(node)
+            node = node.parent
+        return chain[::-1]
 
     def _families(self, node: _Scope) -> Iterator[tuple[_Scope, str]]:
         """Every variable leaf (with its slots), scope by scope, depth first,
@@ -268,39 +351,53 @@ def _matcher(text: str) -> Callable[[str], bool]:
 
 
 def _scope_row(scope: _Scope, opened: bool, count: str) -> TreeRow:
-    return {'key': 'scope:' + scope.path, 'depth': scope.depth - 1, 'kind': 'scope',
-            'open': opened, 'name': scope.path.rpartition('/')[2] + '/',
-            'cols': [('count', count, '')], 'title': f'{scope.path}/: {count}'}
+    return {'key': 'scope:' + scope.key, 'depth': scope.depth - 1, 'kind': 'scope',
+            'open': opened, 'name': scope.label(),
+            'cols': [('count', count, '')], 'title': f'{scope.heading()}: {count}'}
 
 
-def _family_rows(depth: int, leaf: str, record: VariableRecord | None,
+def _family_rows(node: _Scope, leaf: str, record: VariableRecord | None,
                  slots: list[tuple[str, VariableRecord]]) -> list[TreeRow]:
     """A variable's row followed by its slots' rows, one level under it. A
     slot whose variable is not shown is named after it (``W/Adam``)."""
+    def row(member: VariableRecord, name: str, depth: int) -> TreeRow:
+        return variable_row(member, name, depth, node.device, node.parts.get(member.name))
+
     rows = []
     if record is not None:
-        rows.append(variable_row(record, leaf, depth))
+        rows.append(row(record, leaf, node.depth))
     for name, slot in slots:
         if record is not None:
-            rows.append(variable_row(slot, name, depth + 1))
+            rows.append(row(slot, name, node.depth + 1))
         else:
-            rows.append(variable_row(slot, f'{leaf}/{name}', depth))
+            rows.append(row(slot, f'{leaf}/{name}', node.depth))
     return rows
 
 
 _KIND_OF_ROLE: dict[Role, RowKind] = {ROLE_SLOT: 'slot', ROLE_OPTIMIZER: 'optimizer'}
 
 
-def variable_row(record: VariableRecord, leaf: str, depth: int) -> TreeRow:
+def variable_row(record: VariableRecord, leaf: str, depth: int, device: str | None = None,
+                 parts_here: int | None = None) -> TreeRow:
     """A variable's row: its mark, name, and facts (shape, dtype, parts, who
-    made it, in which cell, how often it was shared), each explained on hover."""
+    made it, in which cell, how often it was shared), each explained on hover.
+    Under ``device`` (grouped by device), holding ``parts_here`` of its parts
+    when the others lie elsewhere."""
     said = marks.facts(record)
+    if parts_here is not None:
+        said = [_parts_here(record, parts_here) if fact.kind == 'parts' else fact
+                for fact in said]
     cols = [(fact.kind, fact.text, fact.explained) for fact in said]
     sign = marks.mark(record)
-    return {'key': 'var:' + record.name, 'depth': depth,
+    return {'key': 'var:' + _node_key(device, record.name), 'depth': depth,
             'kind': _KIND_OF_ROLE.get(record.role, 'variable'),
             'mark': sign, 'mark_title': marks.MARK_TITLES.get(sign, ''), 'name': leaf,
             'cols': cols, 'title': marks.hover_text(record, said)}
+
+
+def _parts_here(record: VariableRecord, here: int) -> marks.Fact:
+    said = {'here': here, 'total': record.partitions}
+    return marks.Fact('parts', PARTS_HERE.format(**said), PARTS_HERE_EXPLAINED.format(**said))
 
 
 def histogram_svg(values: np.ndarray, bins: int = HISTOGRAM_BINS,
@@ -382,7 +479,7 @@ def _parts_table(parts: list[VariableRecord], offsets: list[list[int]]) -> str:
     placed = any(part.device for part in parts)
     head = ['part', 'shape', 'offset'] + (['device'] if placed else [])
     rows = [[part.name, marks.shape_text(part.shape), str(list(offset))]
-            + ([part.device] if placed else [])
+            + ([part.device or NOT_PLACED] if placed else [])
             for part, offset in zip(parts, offsets, strict=True)]
     return ('<table class="tfmagic-parts">' + _html_row('th', head)
             + ''.join(_html_row('td', row) for row in rows) + '</table>')
@@ -423,9 +520,15 @@ def _message(text: str, state: Literal['ok', 'error', 'busy']) -> str:
     return f'<div class="tfmagic-{state}">{html.escape(text)}</div>'
 
 
+def _first_line(error: tf.errors.OpError) -> str:
+    """TensorFlow's message without the debugging details it adds below."""
+    return next(iter(error.message.strip().splitlines()), type(error).__name__)
+
+
 class VariableBrowser(widgets.VBox):
-    """The ``%tfpanel`` widget: scopes as a tree, a filter, the selected
-    variable's details, and the checkpoints with Save and Restore.
+    """The ``%tfpanel`` widget: scopes (or devices, then scopes) as a tree,
+    a filter, the selected variable's details, and the checkpoints with
+    Save and Restore.
 
     ``settings`` is the ``TFMagic`` configuration. ``events`` calls
     :meth:`refresh` after every cell; ``events.notify()`` refreshes every
@@ -453,8 +556,10 @@ class VariableBrowser(widgets.VBox):
         self._events = events
         self._cell_id = cell_id
         self._scope_tree = ScopeTree()
+        self._device_tree = ScopeTree()
+        # keys of the open scopes (and devices) of both groupings, which never share one
         self._expanded: set[str] = set()
-        self._closed_in_filter: set[str] = set()  # scopes closed in the filtered view
+        self._closed_in_filter: set[str] = set()  # closed in the filtered view
         self._generation: int | None = None
         self._position = 0
         self._ckpt_listing: tuple[str, tuple[str, ...]] | None = None
@@ -465,8 +570,13 @@ class VariableBrowser(widgets.VBox):
         self.summary.add_class('tfmagic-summary')
         self.filter = widgets.Text(placeholder="filter: text, or a glob such as layer1/*",
                                    continuous_update=True, layout=widgets.Layout(width=FULL_WIDTH))
-        self.tree = TreeView(self._toggle, layout=widgets.Layout(width='55%'))
+        self.tree = TreeView(self._toggle, layout=widgets.Layout(width=FULL_WIDTH))
         self.tree.add_class('tfmagic-tree')
+        self.group_by = widgets.ToggleButtons(
+            options=[BY_SCOPE, BY_DEVICE], description='Group by',
+            tooltips=['by scope, as the names nest',
+                      'by the device each variable is placed on, then by scope'])
+        self.group_by.add_class('tfmagic-group-by')
         self.details = widgets.HTML(NO_SELECTION)
         self.details.add_class('tfmagic-details')
         self.view = widgets.ToggleButtons(options=[DETAILS_VIEW, GRAPH_VIEW],
@@ -487,8 +597,11 @@ class VariableBrowser(widgets.VBox):
             self.ckpt_list, self.ckpt_empty, self.ckpt_message])
         checkpoints_box.add_class('tfmagic-checkpoints')
         super().__init__([widgets.HTML(CSS), self.summary, self.filter,
-                          widgets.HBox([self.tree, widgets.VBox(
-                              [self.view, self.details], layout=widgets.Layout(width='45%'))]),
+                          widgets.HBox([
+                              widgets.VBox([self.group_by, self.tree],
+                                           layout=widgets.Layout(width='55%')),
+                              widgets.VBox([self.view, self.details],
+                                           layout=widgets.Layout(width='45%'))]),
                           legend, checkpoints_box],
                          **kwargs)
         self.add_class('tfmagic-panel')
@@ -496,6 +609,7 @@ class VariableBrowser(widgets.VBox):
         self.filter.observe(self._on_filter, 'value')
         self.tree.observe(self._on_select, 'selected')
         self.view.observe(self._on_select, 'value')
+        self.group_by.observe(self._on_group_by, 'value')
         self.save_button.on_click(lambda _: self.save())
         self.restore_button.on_click(lambda _: self.restore())
         self._replace_earlier_panel_of_cell()
@@ -524,10 +638,10 @@ class VariableBrowser(widgets.VBox):
         return bundle
 
     def _snapshot(self) -> tuple[list[str], str]:
-        """The tree with every scope open (at most SNAPSHOT_ROWS rows) as
+        """The tree as grouped, every scope open (at most SNAPSHOT_ROWS rows), as
         lines indented by level, and the summary line. The saved picture
         says what its marks mean too: the legend follows the tree."""
-        rows = self._scope_tree.rows(None, limit=SNAPSHOT_ROWS + 1)
+        rows = self._tree().rows(None, limit=SNAPSHOT_ROWS + 1)
         # a guide per level, so that a top-level variable after a scope's
         # variables is plainly not one of them
         lines = [SNAPSHOT_INDENT * row['depth'] + row_text(row) for row in rows[:SNAPSHOT_ROWS]]
@@ -542,7 +656,7 @@ class VariableBrowser(widgets.VBox):
         tracker = self._tracker
         rebuild = tracker.generation != self._generation
         if rebuild:  # first refresh, or a reset: start over from every record
-            self._scope_tree = ScopeTree()
+            self._scope_tree, self._device_tree = ScopeTree(), ScopeTree()
             self._expanded.clear()
             self._closed_in_filter.clear()
             self.tree.selected = None
@@ -555,11 +669,20 @@ class VariableBrowser(widgets.VBox):
             record = tracker.find(name)
             if record is not None:
                 self._scope_tree.put(record)
+                self._device_tree.put(record, self._places(record))
         if names or rebuild:
             self._render()
         if self.tree.selected is not None or rebuild or self.view.value == GRAPH_VIEW:
             self._show_selection()  # new values, counts or ops
         self._refresh_checkpoints()
+
+    def _places(self, record: VariableRecord) -> dict[str, int]:
+        """The devices (``''`` for none) that hold the variable, each with
+        how many of its parts lie there."""
+        if record.partitions == 1:
+            return {record.device: 1}
+        parts = self._tracker.parts(record.name)
+        return dict(Counter(self._tracker.record(part).device for part in parts))
 
     def close(self) -> None:
         """Stop refreshing, and close the panel and every widget it is made of."""
@@ -572,12 +695,16 @@ class VariableBrowser(widgets.VBox):
 
     # -- the tree -----------------------------------------------------------------
 
+    def _tree(self) -> ScopeTree:
+        """The tree of the chosen grouping."""
+        return self._device_tree if self.group_by.value == BY_DEVICE else self._scope_tree
+
     def _render(self) -> None:
         text = self.filter.value.strip()
         if text:
-            rows, matched = self._scope_tree.matching(text, self._closed_in_filter)
+            rows, matched = self._tree().matching(text, self._closed_in_filter)
         else:
-            rows, matched = self._scope_tree.rows(self._expanded), None
+            rows, matched = self._tree().rows(self._expanded), None
         self.summary.value = self._summary_html(matched)
         self.tree.rows = rows
 
@@ -600,24 +727,43 @@ class VariableBrowser(widgets.VBox):
     def _on_select(self, change: dict[str, Any]) -> None:
         self._show_selection()
 
+    def _on_group_by(self, change: dict[str, Any]) -> None:
+        """Show the other grouping; a selected variable stays selected (its
+        first row there), a selected scope is not."""
+        kind, _, key = (self.tree.selected or '').partition(':')
+        self._render()
+        self.tree.selected = self._variable_key(_path_in(key)) if kind == 'var' else None
+
     def _toggle(self, key: str, opened: bool) -> None:
-        kind, _, path = key.partition(':')
-        if kind != 'scope' or self._scope_tree.scope(path) is None:
+        kind, _, node = key.partition(':')
+        if kind != 'scope' or self._tree().scope(node) is None:
             return
         if self.filter.value.strip():
-            (self._closed_in_filter.discard if opened else self._closed_in_filter.add)(path)
+            (self._closed_in_filter.discard if opened else self._closed_in_filter.add)(node)
             self._render()
         else:
-            self.expand(path, opened)
+            self._open(node, opened)
 
-    def expand(self, scope: str, opened: bool = True) -> None:
-        """Open (or close) a scope, as clicking its row does."""
-        (self._expanded.add if opened else self._expanded.discard)(scope)
+    def expand(self, scope: str, opened: bool = True, device: str | None = None) -> None:
+        """Open (or close) a scope, as clicking its row does; grouped by
+        device, the scope under ``device`` (``''`` for none), and with
+        ``scope`` ``''`` the device's node itself."""
+        self._open(_node_key(device, scope), opened)
+
+    def _open(self, key: str, opened: bool) -> None:
+        (self._expanded.add if opened else self._expanded.discard)(key)
         self._render()
+
+    def _variable_key(self, name: str) -> str:
+        """The key of the variable's row (its first, grouped by device)."""
+        record = self._tracker.find(name)
+        if self.group_by.value == BY_SCOPE or record is None:
+            return 'var:' + name
+        return 'var:' + _node_key(min(self._places(record)), name)
 
     def select(self, name: str) -> None:
         """Show a variable's details, as clicking its row does."""
-        key = 'var:' + name
+        key = self._variable_key(name)
         if self.tree.selected == key:
             self._show_selection()
         else:
@@ -629,7 +775,8 @@ class VariableBrowser(widgets.VBox):
         """The selected row in the chosen view: a variable's details, a
         scope's counts, or the graph of the selected scope (of the selected
         variable's scope; of the whole graph if nothing is selected)."""
-        kind, _, name = (self.tree.selected or '').partition(':')
+        kind, _, key = (self.tree.selected or '').partition(':')
+        name = _path_in(key)  # a variable's name, a scope's path ('' for a device)
         if self.view.value == GRAPH_VIEW:
             record = self._tracker.find(name) if kind == 'var' else None
             owner = (record.slot_of or record.name) if record is not None else ''
@@ -637,7 +784,7 @@ class VariableBrowser(widgets.VBox):
         elif kind == 'var':
             self._show_details(name)
         elif kind == 'scope':
-            self._show_scope(name)
+            self._show_scope(key)
         else:
             self.details.value = NO_SELECTION
 
@@ -659,14 +806,19 @@ class VariableBrowser(widgets.VBox):
             self._graph_shown = (key, shown)
         self.details.value = self._graph_shown[1]
 
-    def _show_scope(self, path: str) -> None:
-        scope = self._scope_tree.scope(path)
+    def _show_scope(self, key: str) -> None:
+        scope = self._tree().scope(key)
         if scope is None:
             return
-        scopes = plural(len(scope.scopes), 'scope')
-        self.details.value = (f'<b>{html.escape(path)}/</b><div>'
-                              f"{plural(scope.count, 'variable')} in it and below; "
-                              f'{scopes} directly under it.</div>'
+        variables, scopes = plural(scope.count, 'variable'), plural(len(scope.scopes), 'scope')
+        if not scope.path:  # a device's node
+            held = f'{variables} on it' if scope.device else f'{variables}, {NOT_PLACED}'
+        elif scope.device is not None:
+            held = f'{variables} on {_device_label(scope.device)} in it and below'
+        else:
+            held = f'{variables} in it and below'
+        self.details.value = (f'<b>{html.escape(scope.heading())}</b><div>'
+                              f'{html.escape(held)}; {scopes} directly under it.</div>'
                               f'<i>{SCOPE_KEYS}</i>')
 
     def _show_details(self, name: str) -> None:
@@ -674,13 +826,21 @@ class VariableBrowser(widgets.VBox):
         if not parts:
             self.details.value = _message(f'{name} is no longer in the graph.', 'error')
             return
-        info, = self._tracker.describe(parts)
-        value = whole_value(info, next(tables.values_of(self._tracker, [info])))
+        unread = ''
+        try:
+            info, = self._tracker.describe(parts)
+            value = whole_value(info, next(tables.values_of(self._tracker, [info])))
+        except tf.errors.OpError as err:  # a device the session lacks, a cluster gone
+            info, value = self._described_unread(name, parts), None
+            unread = _message(UNREADABLE.format(why=_first_line(err)), 'error')
         row = tables.variables_frame([info], [value]).iloc[0]
+        row['device'] = row['device'] or NOT_PLACED
+        if unread:
+            row['initialized'] = 'unknown'
         if value is not None and value.size and value.dtype.kind in 'iub':
             # exact: the statistics are float64, which rounds int64s past 2**53
             row['min'], row['max'] = value.min().item(), value.max().item()
-        sections = [f'<b>{html.escape(name)}</b>', _table(row.items())]
+        sections = [f'<b>{html.escape(name)}</b>', unread, _table(row.items())]
         if len(parts) > 1:
             sections.append(_parts_table([self._tracker.record(part) for part in parts],
                                          [_slice_of(part).var_offset for part in parts]))
@@ -691,6 +851,14 @@ class VariableBrowser(widgets.VBox):
             sections.append(f'<div>first values: <code>{html.escape(_first_values(value))}'
                             '</code></div>')
         self.details.value = ''.join(sections)
+
+    def _described_unread(self, name: str, parts: tuple[tf.Variable, ...]) -> VariableInfo:
+        """What is known of the variable without the session (which cannot
+        say whether it is initialized)."""
+        record = self._tracker.find(name)
+        assert record is not None, f'{name} has parts but no record'
+        trainable = id(parts[0]) in self._tracker.workspace.trainable_ids()
+        return VariableInfo(record, parts, trainable, initialized=False)
 
     # -- checkpoints --------------------------------------------------------------
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .checkpoints import CheckpointInfo, Comparison
-from .stats import value_stats
+from .devicestats import device_stats
+from .stats import Stats, value_stats
 from .tracking import VariableInfo, VariableTracker
 
 VARIABLE_COLUMNS = (
@@ -73,7 +74,7 @@ def variables_frame(infos: Sequence[VariableInfo],
     frame['initialized'] = frame['initialized'].astype(bool)
     frame['reuses'] = frame['reuses'].astype('int64')
     frame['partitions'] = frame['partitions'].astype('int64')
-    return frame if values is None else _with_stats(frame, values)
+    return frame if values is None else _with_stats(frame, summarised(values))
 
 
 def _nullable_ints(values: list[int | None]) -> pd.arrays.IntegerArray:
@@ -84,10 +85,13 @@ def _nullable_ints(values: list[int | None]) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(data, mask)
 
 
-def _with_stats(frame: pd.DataFrame, values: Iterable[Value]) -> pd.DataFrame:
+def summarised(values: Iterable[Value]) -> list[Stats]:
     # map, not a comprehension: its loop variable would keep each value
     # alive while the next one is fetched.
-    stats = list(map(value_stats, values))
+    return list(map(value_stats, values))
+
+
+def _with_stats(frame: pd.DataFrame, stats: Sequence[Stats]) -> pd.DataFrame:
     for i, column in enumerate(STATS_COLUMNS):
         frame[column] = pd.array([s[i] for s in stats],
                                  dtype='Int64' if i < 2 else 'float64')
@@ -100,6 +104,8 @@ def list_variables(tracker: VariableTracker, pattern: str | None = None,
     """The ``%vars`` table of the tracker's workspace: one row per variable
     (a partitioned one is one row), or with ``shards`` one per part."""
     infos = select(tracker.describe(shards=shards), pattern, scope, trainable_only)
+    if stats and tracker.workspace.remote:  # summarised where they live: no value travels
+        return _with_stats(variables_frame(infos), device_stats(tracker.workspace, infos))
     return variables_frame(infos, values_of(tracker, infos) if stats else None)
 
 
@@ -145,6 +151,4 @@ def inspect_frame(comparison: Comparison,
         'dtype': comparison.dtype,
         'status': comparison.status,
     }, columns=list(INSPECT_COLUMNS))
-    if values is None:
-        return frame
-    return _with_stats(frame, values)
+    return frame if values is None else _with_stats(frame, summarised(values))

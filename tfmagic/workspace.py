@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -22,6 +23,8 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 import tensorflow as tf
+
+from .cluster import ClusterSpec, lost_tasks_message
 
 #: A fetch batch holds at most this many bytes of variable values, so listing
 #: the statistics of a large model never holds two copies of it in memory.
@@ -72,30 +75,48 @@ def raised_in_managed_session(error: BaseException) -> bool:
     return getattr(error, RAISED_IN_MANAGED_SESSION, False)
 
 
+class ClusterUnreachableError(tf.errors.UnavailableError):
+    """What a run of the workspace's session raises once a task of its
+    cluster stopped answering (in place of TensorFlow's ``UnavailableError``
+    or ``DeadlineExceededError``, its cause), and every run after that at
+    once: the one line says which task and what to do."""
+
+    def __init__(self, message: str):
+        super().__init__(None, None, message)
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of the traceback: the cause is a task
+        # that stopped, not the line of the cell that noticed.
+        return [f'{type(self).__name__}: {self.message}']
+
+
 class ManagedSession(tf.compat.v1.Session):
     """The workspace's session: calls ``before_run()`` before each call that
     can run ops (``run``, ``partial_run_setup``, ``partial_run``, and the
     callables of ``make_callable`` and ``_make_callable_from_options``, which
-    TF1 Keras calls directly), and marks the ``OpError``s it raises."""
+    TF1 Keras calls directly), marks the ``OpError``s it raises and hands
+    them to ``on_error``, which may give another error to raise instead."""
 
     def __init__(self, before_run: Callable[[], None], graph: tf.Graph,
-                 config: tf.compat.v1.ConfigProto | None = None):
-        super().__init__(graph=graph, config=config)
+                 config: tf.compat.v1.ConfigProto | None = None, target: str = '',
+                 on_error: Callable[[tf.errors.OpError], tf.errors.OpError | None] | None = None):
+        super().__init__(target, graph=graph, config=config)
         self._before_run = before_run
+        self._on_error = on_error
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        self._before_run()
-        with _marking_errors():
+        with self._marking_errors():
+            self._before_run()
             return super().run(*args, **kwargs)
 
     def partial_run_setup(self, *args: Any, **kwargs: Any) -> Any:
-        self._before_run()
-        with _marking_errors():
+        with self._marking_errors():
+            self._before_run()
             return super().partial_run_setup(*args, **kwargs)
 
     def partial_run(self, *args: Any, **kwargs: Any) -> Any:
-        self._before_run()
-        with _marking_errors():
+        with self._marking_errors():
+            self._before_run()
             return super().partial_run(*args, **kwargs)
 
     def make_callable(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
@@ -105,22 +126,25 @@ class ManagedSession(tf.compat.v1.Session):
         return self._wrapped(super()._make_callable_from_options(*args, **kwargs))
 
     def _wrapped(self, call: Callable[..., Any]) -> Callable[..., Any]:
-        before_run = self._before_run
+        before_run, marking_errors = self._before_run, self._marking_errors
 
         def managed_call(*call_args: Any, **call_kwargs: Any) -> Any:
-            before_run()
-            with _marking_errors():
+            with marking_errors():
+                before_run()
                 return call(*call_args, **call_kwargs)
         return managed_call
 
-
-@contextlib.contextmanager
-def _marking_errors() -> Iterator[None]:
-    try:
-        yield
-    except tf.errors.OpError as err:
-        setattr(err, RAISED_IN_MANAGED_SESSION, True)
-        raise
+    @contextlib.contextmanager
+    def _marking_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except tf.errors.OpError as err:
+            setattr(err, RAISED_IN_MANAGED_SESSION, True)
+            instead = self._on_error(err) if self._on_error is not None else None
+            if instead is None or instead is err:
+                raise
+            setattr(instead, RAISED_IN_MANAGED_SESSION, True)
+            raise instead from err
 
 
 class WorkspaceError(RuntimeError):
@@ -140,6 +164,15 @@ class Workspace:
 
     def __init__(self, config: tf.compat.v1.ConfigProto | None = None):
         self._config = config
+        #: The session's target: '' for the in-process session, else the
+        #: ``grpc://HOST:PORT`` of a cluster's task (see :meth:`connect`).
+        self.target = ''
+        #: The cluster spec variables are placed on, or None.
+        self.cluster: ClusterSpec | None = None
+        #: Seconds any one call to a cluster may take (``operation_timeout_in_ms``).
+        self.operation_timeout = 60.0
+        #: Why the cluster stopped answering; then every run fails at once.
+        self.lost: str | None = None
         self._cell_contexts: list[Callable[[], AbstractContextManager]] = []
         self._reset_listeners: list[Callable[[Workspace], None]] = []
         self._active: contextlib.ExitStack | None = None
@@ -160,6 +193,8 @@ class Workspace:
         self._initialized_checks: dict[int, tf.Tensor] = {}
         self._callables: LRUDict[tuple[int, ...], Callable[[], list]] = LRUDict(
             _CALLABLE_CACHE_SIZE)
+        self._own_ops: LRUDict[tuple, Any] = LRUDict(_CALLABLE_CACHE_SIZE)
+        self.lost = None
         self._batch_plans: LRUDict[tuple[int, ...], list[list[tf.Variable]]] = LRUDict(
             _CALLABLE_CACHE_SIZE)
         # New variables not yet initialized (see note_created), and those
@@ -180,7 +215,8 @@ class Workspace:
     def _open_session(self) -> ManagedSession:
         """The session, replaced (with what is known about it) if closed."""
         if self._session is None or getattr(self._session, '_closed', False):
-            self._session = ManagedSession(self._before_run, self.graph, self._config)
+            self._session = ManagedSession(self._before_run, self.graph, self._session_config(),
+                                           self.target, self._cluster_error)
             self._known_initialized.clear()
             self._callables.clear()
         return self._session
@@ -216,7 +252,57 @@ class Workspace:
         if may_hold_value:
             self._pending_may_hold_values.add(id(var))
 
+    def _session_config(self) -> tf.compat.v1.ConfigProto | None:
+        if not self.target:
+            return self._config
+        config = tf.compat.v1.ConfigProto()
+        if self._config is not None:
+            config.CopyFrom(self._config)
+        config.operation_timeout_in_ms = max(1, round(self.operation_timeout * 1000))
+        return config
+
+    # -- a cluster -----------------------------------------------------------
+
+    @property
+    def remote(self) -> bool:
+        """True when the session runs on a cluster's task, not in this process."""
+        return bool(self.target)
+
+    def connect(self, target: str = '', cluster: ClusterSpec | None = None) -> None:
+        """Run on ``target`` (``''``: in process), placing variables on the
+        ``ps`` tasks of ``cluster`` as ``replica_device_setter`` does;
+        starts a new graph and session (see :meth:`reset`). Check that the
+        tasks answer first (:func:`.cluster.probe.check_reachable`)."""
+        if self.active and not self.at_root():
+            raise WorkspaceError('cannot connect inside a scope or another graph; '
+                                 'connect at the top level of a cell')
+        self.target, self.cluster = target, cluster
+        self.reset()
+
+    def _placement(self) -> AbstractContextManager:
+        """The device function that puts variables on the ``ps`` tasks."""
+        setter = None
+        if self.cluster and self.cluster.get('ps'):
+            setter = tf.compat.v1.train.replica_device_setter(
+                cluster=tf.train.ClusterSpec(self.cluster))
+        return self.graph.device(setter) if setter else contextlib.nullcontext()
+
+    def _cluster_error(self, error: tf.errors.OpError) -> tf.errors.OpError | None:
+        """Note a task that stopped answering (a run failed as unavailable,
+        or took longer than :attr:`operation_timeout`) and return the error
+        that says so. Later runs fail at once, so that no cell waits that
+        long again."""
+        if isinstance(error, ClusterUnreachableError) or not self.remote or not isinstance(
+                error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)):
+            return None
+        if self.lost is None:
+            self.lost = lost_tasks_message(self.target, self.cluster, error,
+                                           self.operation_timeout)
+        return ClusterUnreachableError(self.lost)
+
     def _before_run(self) -> None:
+        if self.lost is not None:
+            raise ClusterUnreachableError(self.lost)
         self.runs += 1
         if self._pending and not self._initializing:
             self.initialize_pending()
@@ -275,6 +361,7 @@ class Workspace:
         try:
             stack.enter_context(self.graph.as_default())
             stack.enter_context(self.session.as_default())
+            stack.enter_context(self._placement())
             for factory in self._cell_contexts:
                 stack.enter_context(factory())
         except BaseException:
@@ -317,8 +404,7 @@ class Workspace:
                 'cannot reset the graph inside a scope or another graph; '
                 'reset at the top level of a cell')
         self.leave()
-        if self._session is not None:
-            self._session.close()
+        self._close_session()
         self._new_graph()
         for listener in list(self._reset_listeners):
             listener(self)
@@ -327,9 +413,20 @@ class Workspace:
 
     def close(self) -> None:
         self.leave()
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        self._close_session()
+
+    def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        if self.lost is None:
+            session.close()
+            return
+        # Closing a session on a cluster that stopped answering waits for the
+        # lost task until the operation timeout, then raises: let it do so
+        # on its own thread, so that a new session does not wait for it.
+        threading.Thread(target=_close_quietly, args=(session,), daemon=True,
+                         name='tfmagic-close-lost-session').start()
 
     # -- variables -----------------------------------------------------------
 
@@ -439,6 +536,22 @@ class Workspace:
         for batch in batches:
             yield from self._run_cached(batch)
 
+    def own_ops(self, key: tuple, build: Callable[[], T]) -> T:
+        """What ``build()`` makes in the graph, made once per ``key`` (while
+        it is among the recently used): under tfmagic's own name scope,
+        placed only where ``build`` says, free of the user's control
+        dependencies, so that a magic called again adds no op."""
+        made = self._own_ops.get(key)
+        if made is None:
+            with (self.graph.as_default(), self.graph.device(None),
+                  self.graph.name_scope(OWN_SCOPE + '/'), tf.control_dependencies(None)):
+                made = self._own_ops[key] = build()
+        return made
+
+    def run_cached(self, fetches: list) -> list:
+        """``session.run(fetches)`` through a callable made once per fetch list."""
+        return self._run_cached(fetches)
+
     def _run_cached(self, fetches: list) -> list:
         session = self._open_session()  # first: replacing a closed one drops its callables
         key = tuple(map(id, fetches))
@@ -446,6 +559,11 @@ class Workspace:
         if run is None:
             run = self._callables[key] = session.make_callable(list(fetches))
         return run()
+
+
+def _close_quietly(session: tf.compat.v1.Session) -> None:
+    with contextlib.suppress(tf.errors.OpError):
+        session.close()
 
 
 def variable_nbytes(var: tf.Variable) -> int:

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from ..tracking import VariableTracker
 from ..wording import human_bytes, plural
-from ..workspace import OWN_SCOPE, Workspace
+from ..workspace import OWN_SCOPE, ClusterUnreachableError, Workspace
 from .comparison import (
     MATCH,
     Comparison,
@@ -27,12 +27,14 @@ from .files import (
     commit,
     dirname,
     exists,
+    for_tasks,
     interrupted_save,
     interrupts_deferred,
     normalize_prefix,
     remove_directory,
     size_of,
     temporary_prefix,
+    unreachable_by_tasks,
     update_state,
 )
 from .index import damaged_data, read_index
@@ -101,11 +103,17 @@ class Checkpointer:
         saver = self._savers.get(key)
         if saver is None:
             with self.workspace.graph.as_default():
+                # On a cluster, one data file per device holding variables,
+                # each written by its task; in process, one file.
                 saver = tf.compat.v1.train.Saver(
                     var_list=var_list, max_to_keep=None, save_relative_paths=True,
-                    name=f'{OWN_SCOPE}/save')
+                    sharded=self.workspace.remote, name=f'{OWN_SCOPE}/save')
             self._savers[key] = saver
         return saver
+
+    def _path_for_session(self, path: str) -> str:
+        """``path`` as the session's ops must be given it (see :func:`for_tasks`)."""
+        return for_tasks(path) if self.workspace.remote else path
 
     def save(self, prefix: str, *, step: int | None = None, pattern: str | None = None,
              keep: int = 5) -> SaveResult:
@@ -122,6 +130,7 @@ class Checkpointer:
         ws = self.workspace
         base = normalize_prefix(prefix)
         target = base if step is None else f'{base}-{step}'
+        self._path_for_session(target)  # refuses one the tasks cannot reach, before any work
         chosen = [(record, parts) for record, parts in self.tracker.groups()
                   if pattern is None or fnmatch.fnmatchcase(record.name, pattern)]
         if not chosen:
@@ -143,11 +152,18 @@ class Checkpointer:
             gfile.makedirs(dirname(written))
             saver = self._saver(variables)
             with ws.graph.as_default(), quiet_tf_logging():  # else Saver goes eager
-                saver.save(ws.session, written, write_state=False)
+                saver.save(ws.session, self._path_for_session(written), write_state=False)
+            if ws.remote and not exists(written):
+                raise unreachable_by_tasks(target, 'they wrote the files where this notebook '
+                                                   'does not see them')
             with interrupts_deferred():
                 commit(written, target)
                 deleted = update_state(directory, base, target, keep)
                 committed = True
+        except (tf.errors.NotFoundError, tf.errors.PermissionDeniedError) as err:
+            if ws.remote:
+                raise unreachable_by_tasks(target, first_line(err)) from None
+            raise CheckpointError(f'cannot write checkpoint {target}: {first_line(err)}') from None
         except (tf.errors.OpError, OSError, ValueError) as err:
             raise CheckpointError(
                 f'cannot write checkpoint {target}: {first_line(err)}') from None
@@ -223,7 +239,13 @@ class Checkpointer:
         saver = self._saver(var_list)
         try:
             with self.workspace.graph.as_default(), quiet_tf_logging():
-                saver.restore(self.workspace.session, prefix)
+                saver.restore(self.workspace.session, self._path_for_session(prefix))
+        except ClusterUnreachableError:
+            raise
+        except (tf.errors.NotFoundError, tf.errors.PermissionDeniedError) as err:
+            if not self.workspace.remote:
+                raise damaged_data(prefix, err) from None
+            raise unreachable_by_tasks(prefix, first_line(err)) from None
         except Exception as err:
             # One RestoreV2 op reads every tensor before any assignment runs,
             # so a damaged data file leaves all variables as they were.

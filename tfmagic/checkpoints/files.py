@@ -61,6 +61,28 @@ def normalize_prefix(path: str) -> str:
     return prefix if '://' in prefix else os.path.normpath(prefix)
 
 
+def for_tasks(path: str) -> str:
+    """``path`` as a cluster's tasks must be given it, since they, not this
+    process, read and write the files: a local path made absolute (a task
+    resolves a relative one in its own working directory). ``ram://`` is
+    refused: it is each process's own memory."""
+    if path.startswith('ram://'):
+        raise CheckpointError(
+            f'{path}: ram:// is memory of each process of its own, which the cluster\'s tasks '
+            'cannot share with this notebook; on a cluster save to a directory every task '
+            'reaches (a shared file system, or gs:// in real clusters)')
+    return path if '://' in path else os.path.abspath(path)
+
+
+def unreachable_by_tasks(path: str, detail: str) -> CheckpointError:
+    """The error for checkpoint files the cluster's tasks cannot write or
+    read at ``path``, or wrote where this process cannot see them."""
+    return CheckpointError(
+        f'the cluster\'s tasks cannot reach {dirname(path)} ({detail}): a checkpoint '
+        'directory on a cluster must be one path every task and this notebook reach, the same '
+        'on each machine (a shared file system, or gs:// in real clusters)')
+
+
 def default_prefix(directory: str) -> str:
     """Where ``%saveckpt`` (and the panel's Save) write in ``directory``."""
     return join(directory, 'model')
