@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from IPython.core.error import UsageError
 from traitlets import TraitError
 
@@ -25,6 +25,7 @@ from tests.shell import ok, ops_count, run
 from tfmagic import cluster
 from tfmagic.checkpoints import CheckpointError
 from tfmagic.cluster.local import SERVING
+from tfmagic.cluster.specs import free_ports
 from tfmagic.workspace import ClusterUnreachableError
 
 pytestmark = pytest.mark.cluster
@@ -45,9 +46,7 @@ with tf.compat.v1.variable_scope('net'):
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def alive(pid: int) -> bool:
@@ -152,13 +151,14 @@ def test_bad_arguments_change_nothing(ip, ws, tmp_path, monkeypatch, line, messa
     assert ws.graph is graph and ops_count(graph) == before and ws.target == ''
 
 
-def test_a_target_where_nothing_listens_fails_within_ten_seconds(ip, ws):
+def test_a_target_where_nothing_listens_fails_at_once(ip, ws):
     ok(ip, "v = tf.compat.v1.get_variable('v', [2])")
     graph = ws.graph
+    port = free_port()
     start = time.monotonic()
-    with pytest.raises(UsageError, match=r'did not answer within 8 s$'):
-        ip.run_line_magic('tfconnect', f'grpc://127.0.0.1:{free_port()}')
-    assert time.monotonic() - start < 10
+    with pytest.raises(UsageError, match=rf'^%tfconnect: nothing listens at grpc://127.0.0.1:{port}$'):
+        ip.run_line_magic('tfconnect', f'grpc://127.0.0.1:{port}')
+    assert time.monotonic() - start < 3
     assert ws.graph is graph and ws.target == ''
     ok(ip, 'tf.compat.v1.get_default_session().run(v)')  # still the in-process session
 
@@ -195,9 +195,9 @@ def test_connecting_places_variables_on_the_ps_tasks(on_cluster, local_cluster, 
                             '2 ps tasks, 1 worker task, variables on the ps tasks.')
     for task, address in cluster.tasks(local_cluster.spec).items():
         assert f'{task}  {address}' in shown
-    # Ops stay on the worker; a user's own device scope still wins.
+    # Ops go to the task the session runs on; a user's own device scope still wins.
     ok(ip, 'y = tf.reduce_sum(w)\nwith tf.device("/job:ps/task:1"):\n    z = w + 1')
-    assert ip.user_ns['y'].device == '/job:worker'
+    assert ip.user_ns['y'].device == '/job:worker/task:0'  # the target's task
     assert ip.user_ns['z'].device == '/job:ps/task:1'
 
 
@@ -309,10 +309,48 @@ def test_relative_paths_are_the_notebooks_not_the_tasks(on_cluster, tmp_path):
     assert len(ok(ip, '%ckpts run')) == 1
 
 
-def test_ram_paths_are_refused_on_a_cluster(on_cluster):
-    with pytest.raises(CheckpointError, match="ram:// is memory of each process"):
-        on_cluster.run_line_magic('saveckpt', 'ram://ckpt/model')
-    assert not tfmagic.checkpoints.gfile.exists('ram://ckpt')
+def test_ram_paths_are_refused_on_a_cluster(ip, ws, local_cluster, tmp_path, monkeypatch):
+    """ram:// is each process's own memory: the tasks would write where the
+    notebook never sees it. Refused before anything is built."""
+    monkeypatch.chdir(tmp_path)
+    ok(ip, 'import numpy as np\n' + MODEL)
+    ok(ip, '%saveckpt ram://cluster_test/model')  # in process, ram:// is fine
+    ok(ip, f"%tfconnect {local_cluster.target} --cluster '{json.dumps(local_cluster.spec)}'")
+    try:
+        ok(ip, MODEL)
+        before = ops_count(ws.graph)
+        for magic in ('saveckpt', 'restoreckpt'):
+            with pytest.raises(CheckpointError, match='ram:// is memory of each process'):
+                ip.run_line_magic(magic, 'ram://cluster_test/model')
+        assert ops_count(ws.graph) == before
+        assert len(ok(ip, '%ckpts ram://cluster_test')) == 1
+    finally:
+        ok(ip, '%tfconnect local')
+
+
+def test_round_robin_goes_on_from_cell_to_cell(on_cluster):
+    ip = on_cluster
+    for name in 'abcd':
+        ok(ip, f"{name} = tf.compat.v1.get_variable('{name}', [1])")
+    devices = [ip.user_ns[name].device for name in 'abcd']
+    # MODEL placed w, b, then emb's two parts: the next is task 0 again
+    assert devices == ['/job:ps/task:0', '/job:ps/task:1'] * 2
+
+
+def test_a_reset_on_the_cluster_starts_clean(on_cluster):
+    """The tasks keep no variable of an earlier session: a name comes back
+    with another dtype, and without a value."""
+    ip = on_cluster
+    ok(ip, '%tfreset')
+    ok(ip, "b = tf.compat.v1.get_variable('net/b', initializer=[0.5, 1.5])")
+    np.testing.assert_array_equal(values(ip, ['b'])[0], [0.5, 1.5])
+    ok(ip, '%config TFMagic.auto_init = False')
+    try:
+        ok(ip, '%tfreset')
+        ok(ip, "b = tf.compat.v1.get_variable('net/b', [2])")
+        assert not ok(ip, '%vars')['initialized'][0]
+    finally:
+        ok(ip, '%config TFMagic.auto_init = True')
 
 
 # -- faults ----------------------------------------------------------------------------------
@@ -332,18 +370,19 @@ def test_a_killed_ps_task_fails_the_next_cell_and_local_recovers(ip, ws, tmp_pat
         ps0.wait()
         start = time.monotonic()
         result = run(ip, 'tf.compat.v1.get_default_session().run(w)')
-        assert time.monotonic() - start < 20
+        assert time.monotonic() - start < 5
         error = result.error_in_exec
         assert isinstance(error, ClusterUnreachableError)
         address = started.spec['ps'][0]
-        assert f'/job:ps/task:0 ({address}) is unreachable' in error.message
+        assert error.message.startswith(
+            f'the cluster stopped answering: nothing listens at /job:ps/task:0 ({address}).')
         assert '%tfconnect local' in error.message and '\n' not in error.message
         # Every later call fails at once, magics included, with the same line.
         start = time.monotonic()
-        with pytest.raises(ClusterUnreachableError):
-            ip.run_line_magic('vars', '--stats')
-        with pytest.raises(CheckpointError, match='the cluster stopped answering'):
-            ip.run_line_magic('saveckpt', 'ckpt/model')
+        for line in ('vars --stats', 'saveckpt ckpt/model'):
+            with pytest.raises(ClusterUnreachableError) as again:
+                ip.run_line_magic(*line.split(' ', 1))
+            assert again.value.message == error.message
         assert time.monotonic() - start < 2
         capsys.readouterr()
         start = time.monotonic()
@@ -359,25 +398,61 @@ def test_a_killed_ps_task_fails_the_next_cell_and_local_recovers(ip, ws, tmp_pat
         tfmagic._magics.stop_local_cluster()
 
 
-def test_a_hung_task_fails_within_the_operation_timeout(ip, local_cluster, tmp_path, monkeypatch):
-    """A stopped (not killed) task accepts connections but never answers."""
+def test_a_hung_task_is_named_once_a_run_outlasts_the_timeout(ip, tmp_path, monkeypatch):
+    """A stopped (not killed) task accepts connections but never answers.
+    The timeout is changed after connecting, and applies at once."""
     monkeypatch.chdir(tmp_path)
-    ok(ip, '%config TFMagic.operation_timeout = 3')
-    ps1 = local_cluster.processes['/job:ps/task:1']
     try:
-        ok(ip, f"%tfconnect {local_cluster.target} --cluster '{json.dumps(local_cluster.spec)}'")
+        ok(ip, '%tfconnect --local-cluster 2')
+        started = tfmagic._magics.local_cluster
         ok(ip, 'import numpy as np\n' + MODEL)
-        os.kill(ps1.pid, signal.SIGSTOP)
+        ok(ip, '%config TFMagic.operation_timeout = 3')
+        os.kill(started.pids['/job:ps/task:1'], signal.SIGSTOP)
         start = time.monotonic()
         result = run(ip, 'tf.compat.v1.get_default_session().run(b)')
-        assert 3 <= time.monotonic() - start < 8
-        assert isinstance(result.error_in_exec, ClusterUnreachableError)
-        assert 'did not answer within TFMagic.operation_timeout (3 s)' in str(
-            result.error_in_exec)
-    finally:
-        os.kill(ps1.pid, signal.SIGCONT)
-        ok(ip, '%config TFMagic.operation_timeout = 60')
+        assert 3 <= time.monotonic() - start < 9  # the run's 3 s, then 2 s to find the task
+        error = result.error_in_exec
+        assert isinstance(error, ClusterUnreachableError)
+        assert (f"/job:ps/task:1 ({started.spec['ps'][1]}) did not answer within 2 s; a run "
+                'took longer than TFMagic.operation_timeout (3 s)') in error.message
+        start = time.monotonic()
         ok(ip, '%tfconnect local')
+        assert time.monotonic() - start < 10
+    finally:
+        ok(ip, '%config TFMagic.operation_timeout = 60')
+        tfmagic._magics.stop_local_cluster()
+
+
+def test_a_slow_run_is_not_a_lost_cluster(on_cluster, ws):
+    """A run that waits longer than the timeout while every task answers
+    (an empty queue) fails with TensorFlow's own error, and the next works;
+    a deadline the run sets itself is its own business."""
+    ip = on_cluster
+    ok(ip, 'q = tf.queue.FIFOQueue(1, tf.float32)\ntaken = q.dequeue()')
+    ok(ip, '%config TFMagic.operation_timeout = 1')
+    try:
+        result = run(ip, 'tf.compat.v1.get_default_session().run(taken)')
+        assert type(result.error_in_exec) is tf.errors.DeadlineExceededError
+        assert ws.lost is None
+        result = run(ip, 'tf.compat.v1.get_default_session().run(taken, options='
+                         'tf.compat.v1.RunOptions(timeout_in_ms=200))')
+        assert type(result.error_in_exec) is tf.errors.DeadlineExceededError
+        assert ws.lost is None
+        ok(ip, 'tf.compat.v1.get_default_session().run(w)')
+    finally:
+        ok(ip, '%config TFMagic.operation_timeout = 60')
+
+
+def test_a_task_killed_unnoticed_does_not_slow_leaving(ip, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    ok(ip, '%tfconnect --local-cluster 1')
+    started = tfmagic._magics.local_cluster
+    ok(ip, "v = tf.compat.v1.get_variable('v', [2])")
+    started.processes['/job:ps/task:0'].kill()
+    start = time.monotonic()
+    ok(ip, '%tfconnect local')
+    assert time.monotonic() - start < 5
+    assert wait_gone(list(started.pids.values())) == []
 
 
 # -- tasks of a real cluster, started by hand ------------------------------------------------

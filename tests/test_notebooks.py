@@ -456,7 +456,7 @@ def test_lesson_05_teaches_variables_on_a_cluster(executed):
         '  /job:worker/task:0  127.0.0.1:PORT']
 
     # replica_device_setter: variables round-robin on the ps tasks, ops on the worker
-    assert text_of(tagged(nb, 'dense')) == '/job:ps/task:0\n/job:ps/task:1\n/job:worker\n'
+    assert text_of(tagged(nb, 'dense')) == '/job:ps/task:0\n/job:ps/task:1\n/job:worker/task:0\n'
     assert text_of(tagged(nb, 'embedding')) == (
         'words/embedding/part_0 (500, 16) /job:ps/task:0\n'
         'words/embedding/part_1 (500, 16) /job:ps/task:1\n')

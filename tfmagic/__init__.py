@@ -92,7 +92,9 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     manager.registry.pop(type(magics).__name__, None)
     if magics in shell.configurables:
         shell.configurables.remove(magics)  # type: ignore[arg-type]  # IPython types it as a list of shells
-    magics.tracker.detach()
-    magics.workspace.close()
-    magics.stop_local_cluster()
+    try:
+        magics.tracker.detach()
+        magics.workspace.close()
+    finally:
+        magics.stop_local_cluster()
     print(hints.unloaded(count))

@@ -5,7 +5,7 @@ summarise it in the notebook would move the whole tensor over the network
 and hold it here. Instead a few reduction ops per variable part run where
 the part lives and only five numbers per part travel, merged here into the
 ``(size, nbytes, min, max, mean, std)`` of :func:`.stats.value_stats`. The
-ops are built once per variable set under tfmagic's own name scope
+ops are built once per variable part under tfmagic's own name scope
 (:meth:`.Workspace.own_ops`), so a repeated ``%vars --stats`` adds none.
 
 The reductions run in the value's own float type, as ``tf.reduce_mean``
@@ -16,6 +16,7 @@ mean, so large offsets keep their digits.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Sequence
 
@@ -33,8 +34,10 @@ def device_stats(workspace: Workspace, infos: Sequence[VariableInfo]) -> list[St
     """``value_stats`` of each variable, computed on its devices in one run."""
     parts = [part for info in infos if info.initialized and _summable(info.parts)
              for part in info.parts]
-    tensors = workspace.own_ops(('stats', *map(id, parts)),
-                                lambda: [_part_moments(part) for part in parts])
+    # Each part's ops made once (its name is unique in the graph), whichever
+    # variables are asked for with it.
+    tensors = [workspace.own_ops(('stats', part.name), functools.partial(_part_moments, part))
+               for part in parts]
     values = iter(workspace.run_cached(tensors) if tensors else [])
     return [_merged(info, values) for info in infos]
 

@@ -127,8 +127,10 @@ class TFMagic(Magics):
         'How many checkpoints of one prefix %saveckpt keeps (0 keeps all).')).tag(config=True)
 
     operation_timeout = Float(60.0, min=0.001, help=(
-        'Seconds any one call to a cluster (%tfconnect) may take before it fails; '
-        'a task that stops answering fails the next cell or magic within it.')
+        'Seconds any one run on a cluster (%tfconnect) may take before it fails; a task '
+        'that stops answering fails the next cell or magic within about that. Applies '
+        'from the next run (callables made with make_callable keep the value of when '
+        'the session was made).')
     ).tag(config=True)
 
     def __init__(self, shell: InteractiveShell, hooks: CellHooks, checkpointer: Checkpointer):
@@ -272,7 +274,7 @@ class TFMagic(Magics):
             raise UsageError('%tfconnect: connect at the top level of a cell, '
                              'not inside a scope or another graph')
         started = None
-        spec: cluster.ClusterSpec | None = None
+        spec: cluster.ClusterSpec | None
         try:
             if args.local_cluster is not None:
                 if args.local_cluster < 1:
@@ -282,24 +284,20 @@ class TFMagic(Magics):
             else:
                 target = cluster.parse_target(args.target)
                 spec = cluster.parse_cluster_spec(args.cluster) if args.cluster else None
-            if target:
-                cluster.check_reachable(target, spec,
-                                        min(cluster.CONNECT_TIMEOUT, self.operation_timeout))
-        except cluster.ClusterError as err:
+            dropped = len(self.tracker.groups())
+            cluster.connect(ws, target, spec,
+                            timeout=min(cluster.CONNECT_TIMEOUT, self.operation_timeout))
+        except BaseException as err:
             if started is not None:
                 started.stop()
-            raise UsageError(f'%tfconnect: {err}') from None
-        except BaseException:
-            if started is not None:
-                started.stop()
+            if isinstance(err, cluster.ClusterError):
+                raise UsageError(f'%tfconnect: {err}') from None
             raise
-        dropped = len(self.tracker.groups())
         previous, self.local_cluster = self.local_cluster, started
-        ws.connect(target, spec)
+        stopped = len(previous.processes) if previous is not None else 0
         if previous is not None:
             previous.stop()
-        print(hints.connected(target, spec, dropped, self._local_pids(),
-                              len(previous.processes) if previous is not None else 0))
+        print(hints.connected(target, spec, dropped, self._local_pids(), stopped))
 
     def _local_pids(self) -> list[int]:
         return list(self.local_cluster.pids.values()) if self.local_cluster else []

@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from . import checkpoints, graphview, marks, stats, tables
 from .checkpoints import Checkpointer, CheckpointError, SaveInterrupted
+from .devicestats import device_stats
 from .tracking import (
     ROLE_OPTIMIZER,
     ROLE_SLOT,
@@ -49,7 +50,7 @@ from .tracking import (
     slice_info,
 )
 from .treeview import RowKind, TreeRow, TreeView, row_text
-from .wording import human_bytes, plural
+from .wording import first_line, human_bytes, plural
 
 #: Full width minus the 2px margins ipywidgets puts on each side of a widget,
 #: so that wide rows do not overflow the panel.
@@ -67,6 +68,8 @@ NO_DEVICE = '(no device)'
 NOT_PLACED = "not placed (the session's default device)"
 PARTS_HERE = '{here} of {total} parts'
 PARTS_HERE_EXPLAINED = 'this device holds {here} of the {total} parts of this partitioned variable'
+ON_ITS_DEVICE = ('On a cluster the statistics are computed on the task that holds the '
+                 'variable, and its values stay there: no histogram or first values.')
 UNREADABLE = ("No value: the session cannot read it (variables on a cluster's devices are "
               "read once the workspace is connected to it: %tfconnect). TensorFlow says: {why}")
 #: Seconds the Graph view waits for dot, which blocks the kernel meanwhile.
@@ -520,11 +523,6 @@ def _message(text: str, state: Literal['ok', 'error', 'busy']) -> str:
     return f'<div class="tfmagic-{state}">{html.escape(text)}</div>'
 
 
-def _first_line(error: tf.errors.OpError) -> str:
-    """TensorFlow's message without the debugging details it adds below."""
-    return next(iter(error.message.strip().splitlines()), type(error).__name__)
-
-
 class VariableBrowser(widgets.VBox):
     """The ``%tfpanel`` widget: scopes (or devices, then scopes) as a tree,
     a filter, the selected variable's details, and the checkpoints with
@@ -827,13 +825,20 @@ class VariableBrowser(widgets.VBox):
             self.details.value = _message(f'{name} is no longer in the graph.', 'error')
             return
         unread = ''
+        remote = self._tracker.workspace.remote
         try:
             info, = self._tracker.describe(parts)
-            value = whole_value(info, next(tables.values_of(self._tracker, [info])))
+            if remote:  # summarised where it lives: the value stays on its task
+                value = None
+                row = tables.with_stats(tables.variables_frame([info]),
+                                        device_stats(self._tracker.workspace, [info])).iloc[0]
+            else:
+                value = whole_value(info, next(tables.values_of(self._tracker, [info])))
         except tf.errors.OpError as err:  # a device the session lacks, a cluster gone
-            info, value = self._described_unread(name, parts), None
-            unread = _message(UNREADABLE.format(why=_first_line(err)), 'error')
-        row = tables.variables_frame([info], [value]).iloc[0]
+            info, value, remote = self._described_unread(name, parts), None, False
+            unread = _message(UNREADABLE.format(why=first_line(err)), 'error')
+        if not remote:
+            row = tables.variables_frame([info], [value]).iloc[0]
         row['device'] = row['device'] or NOT_PLACED
         if unread:
             row['initialized'] = 'unknown'
@@ -844,6 +849,8 @@ class VariableBrowser(widgets.VBox):
         if len(parts) > 1:
             sections.append(_parts_table([self._tracker.record(part) for part in parts],
                                          [_slice_of(part).var_offset for part in parts]))
+        if remote and info.initialized:
+            sections.append(f'<div><i>{html.escape(ON_ITS_DEVICE)}</i></div>')
         if value is not None and value.size:
             plotted = stats.plottable(value)
             if plotted is not None:

@@ -74,7 +74,7 @@ def variables_frame(infos: Sequence[VariableInfo],
     frame['initialized'] = frame['initialized'].astype(bool)
     frame['reuses'] = frame['reuses'].astype('int64')
     frame['partitions'] = frame['partitions'].astype('int64')
-    return frame if values is None else _with_stats(frame, summarised(values))
+    return frame if values is None else with_stats(frame, summarised(values))
 
 
 def _nullable_ints(values: list[int | None]) -> pd.arrays.IntegerArray:
@@ -91,7 +91,8 @@ def summarised(values: Iterable[Value]) -> list[Stats]:
     return list(map(value_stats, values))
 
 
-def _with_stats(frame: pd.DataFrame, stats: Sequence[Stats]) -> pd.DataFrame:
+def with_stats(frame: pd.DataFrame, stats: Sequence[Stats]) -> pd.DataFrame:
+    """``frame`` with the statistics columns, one ``stats`` tuple per row."""
     for i, column in enumerate(STATS_COLUMNS):
         frame[column] = pd.array([s[i] for s in stats],
                                  dtype='Int64' if i < 2 else 'float64')
@@ -105,7 +106,7 @@ def list_variables(tracker: VariableTracker, pattern: str | None = None,
     (a partitioned one is one row), or with ``shards`` one per part."""
     infos = select(tracker.describe(shards=shards), pattern, scope, trainable_only)
     if stats and tracker.workspace.remote:  # summarised where they live: no value travels
-        return _with_stats(variables_frame(infos), device_stats(tracker.workspace, infos))
+        return with_stats(variables_frame(infos), device_stats(tracker.workspace, infos))
     return variables_frame(infos, values_of(tracker, infos) if stats else None)
 
 
@@ -151,4 +152,4 @@ def inspect_frame(comparison: Comparison,
         'dtype': comparison.dtype,
         'status': comparison.status,
     }, columns=list(INSPECT_COLUMNS))
-    return frame if values is None else _with_stats(frame, summarised(values))
+    return frame if values is None else with_stats(frame, summarised(values))

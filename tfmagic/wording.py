@@ -4,6 +4,8 @@ themselves (hints, notes) live in :mod:`tfmagic.hints`."""
 
 from __future__ import annotations
 
+import re
+
 #: Starts every line tfmagic prints of its own accord.
 PREFIX = 'tfmagic: '
 
@@ -23,3 +25,17 @@ def human_bytes(nbytes: int) -> str:
         if size < 1000 or unit == 'TB':
             break
     return f'{size:.1f} {unit}'
+
+
+#: The line of a TensorFlow error message that says what went wrong
+#: (``NOT_FOUND: /x; No such file or directory``), below the lines saying
+#: where (``Graph execution error:``, ``Detected at node ...``, a stack).
+_STATUS_LINE = re.compile(r'^[A-Z][A-Z_]+: \S')
+
+
+def first_line(error: BaseException) -> str:
+    """The line of an error's message that says what went wrong."""
+    text = getattr(error, 'message', None) or str(error) or type(error).__name__
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    status = next((line for line in lines if _STATUS_LINE.match(line)), None)
+    return status or lines[0]

@@ -24,8 +24,6 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import tensorflow as tf
 
-from .cluster import ClusterSpec, lost_tasks_message
-
 #: A fetch batch holds at most this many bytes of variable values, so listing
 #: the statistics of a large model never holds two copies of it in memory.
 MAX_FETCH_BYTES = 256 * 2**20
@@ -33,8 +31,18 @@ MAX_FETCH_BYTES = 256 * 2**20
 #: checks, savers); %tfgraph leaves it out.
 OWN_SCOPE = 'tfmagic'
 
+#: Seconds a session on a cluster that answers takes to close, at most
+#: (it is then stopped cleanly, before a local cluster's tasks are).
+_CLOSE_WAIT = 2.0
+
 #: How many distinct fetch sets keep a compiled session callable.
 _CALLABLE_CACHE_SIZE = 16
+
+#: A device function (``replica_device_setter``'s), or a device name.
+DevicePlacement = Callable[[tf.Operation], str] | str
+#: Says why a run on a cluster failed as unavailable or late: the one line
+#: naming the task that stopped answering, or None when all still answer.
+Diagnose = Callable[[tf.errors.OpError], 'str | None']
 
 K = TypeVar('K')
 V = TypeVar('V')
@@ -99,15 +107,31 @@ class ManagedSession(tf.compat.v1.Session):
 
     def __init__(self, before_run: Callable[[], None], graph: tf.Graph,
                  config: tf.compat.v1.ConfigProto | None = None, target: str = '',
-                 on_error: Callable[[tf.errors.OpError], tf.errors.OpError | None] | None = None):
+                 on_error: Callable[[tf.errors.OpError], tf.errors.OpError | None] | None = None,
+                 timeout_ms: Callable[[], int] | None = None):
         super().__init__(target, graph=graph, config=config)
         self._before_run = before_run
         self._on_error = on_error
+        self._timeout_ms = timeout_ms
 
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        with self._marking_errors():
+    def run(self, fetches: Any, feed_dict: Any = None,
+            options: tf.compat.v1.RunOptions | None = None, run_metadata: Any = None) -> Any:
+        own_deadline = options is not None and options.timeout_in_ms > 0
+        with self._marking_errors(own_deadline):
             self._before_run()
-            return super().run(*args, **kwargs)
+            return super().run(fetches, feed_dict, self.with_timeout(options), run_metadata)
+
+    def with_timeout(self, options: tf.compat.v1.RunOptions | None = None
+                     ) -> tf.compat.v1.RunOptions | None:
+        """``options`` with the workspace's operation timeout, unless they
+        set one of their own; ``options`` as they are without a timeout."""
+        if self._timeout_ms is None or (options is not None and options.timeout_in_ms > 0):
+            return options
+        timed = tf.compat.v1.RunOptions()
+        if options is not None:
+            timed.CopyFrom(options)
+        timed.timeout_in_ms = self._timeout_ms()
+        return timed
 
     def partial_run_setup(self, *args: Any, **kwargs: Any) -> Any:
         with self._marking_errors():
@@ -135,12 +159,17 @@ class ManagedSession(tf.compat.v1.Session):
         return managed_call
 
     @contextlib.contextmanager
-    def _marking_errors(self) -> Iterator[None]:
+    def _marking_errors(self, own_deadline: bool = False) -> Iterator[None]:
+        """Mark the errors raised inside; hand them to ``on_error``, except
+        a deadline the caller set itself."""
         try:
             yield
         except tf.errors.OpError as err:
             setattr(err, RAISED_IN_MANAGED_SESSION, True)
-            instead = self._on_error(err) if self._on_error is not None else None
+            instead = None
+            if self._on_error is not None and not (
+                    own_deadline and isinstance(err, tf.errors.DeadlineExceededError)):
+                instead = self._on_error(err)
             if instead is None or instead is err:
                 raise
             setattr(instead, RAISED_IN_MANAGED_SESSION, True)
@@ -167,12 +196,12 @@ class Workspace:
         #: The session's target: '' for the in-process session, else the
         #: ``grpc://HOST:PORT`` of a cluster's task (see :meth:`connect`).
         self.target = ''
-        #: The cluster spec variables are placed on, or None.
-        self.cluster: ClusterSpec | None = None
-        #: Seconds any one call to a cluster may take (``operation_timeout_in_ms``).
+        #: The cluster spec (job -> task addresses) of that target, if given.
+        self.cluster: dict[str, list[str]] | None = None
+        #: Seconds any one run on a cluster may take.
         self.operation_timeout = 60.0
-        #: Why the cluster stopped answering; then every run fails at once.
-        self.lost: str | None = None
+        self._placement: Callable[[], DevicePlacement] | None = None
+        self._diagnose: Diagnose | None = None
         self._cell_contexts: list[Callable[[], AbstractContextManager]] = []
         self._reset_listeners: list[Callable[[Workspace], None]] = []
         self._active: contextlib.ExitStack | None = None
@@ -191,10 +220,14 @@ class Workspace:
         self._session: tf.compat.v1.Session | None = None
         self._known_initialized: set[int] = set()
         self._initialized_checks: dict[int, tf.Tensor] = {}
-        self._callables: LRUDict[tuple[int, ...], Callable[[], list]] = LRUDict(
+        self._callables: LRUDict[tuple[int, ...], Callable[..., list]] = LRUDict(
             _CALLABLE_CACHE_SIZE)
-        self._own_ops: LRUDict[tuple, Any] = LRUDict(_CALLABLE_CACHE_SIZE)
-        self.lost = None
+        self._own_ops: dict[tuple, Any] = {}
+        #: Why the cluster stopped answering; then every run fails at once.
+        self.lost: str | None = None
+        # Made once per graph: replica_device_setter's round robin goes on
+        # from cell to cell, as over a TF1 script's model code.
+        self._device_function = self._placement() if self._placement is not None else None
         self._batch_plans: LRUDict[tuple[int, ...], list[list[tf.Variable]]] = LRUDict(
             _CALLABLE_CACHE_SIZE)
         # New variables not yet initialized (see note_created), and those
@@ -215,8 +248,9 @@ class Workspace:
     def _open_session(self) -> ManagedSession:
         """The session, replaced (with what is known about it) if closed."""
         if self._session is None or getattr(self._session, '_closed', False):
-            self._session = ManagedSession(self._before_run, self.graph, self._session_config(),
-                                           self.target, self._cluster_error)
+            self._session = ManagedSession(
+                self._before_run, self.graph, self._session_config(), self.target,
+                self._cluster_error, self._timeout_ms if self.remote else None)
             self._known_initialized.clear()
             self._callables.clear()
         return self._session
@@ -258,8 +292,14 @@ class Workspace:
         config = tf.compat.v1.ConfigProto()
         if self._config is not None:
             config.CopyFrom(self._config)
-        config.operation_timeout_in_ms = max(1, round(self.operation_timeout * 1000))
+        config.operation_timeout_in_ms = self._timeout_ms()
+        # A new session starts clean, as %tfreset promises: the servers keep
+        # a shared session's variables for the next one otherwise.
+        config.isolate_session_state = True
         return config
+
+    def _timeout_ms(self) -> int:
+        return max(1, round(self.operation_timeout * 1000))
 
     # -- a cluster -----------------------------------------------------------
 
@@ -268,36 +308,34 @@ class Workspace:
         """True when the session runs on a cluster's task, not in this process."""
         return bool(self.target)
 
-    def connect(self, target: str = '', cluster: ClusterSpec | None = None) -> None:
-        """Run on ``target`` (``''``: in process), placing variables on the
-        ``ps`` tasks of ``cluster`` as ``replica_device_setter`` does;
-        starts a new graph and session (see :meth:`reset`). Check that the
-        tasks answer first (:func:`.cluster.probe.check_reachable`)."""
+    def connect(self, target: str = '', cluster: dict[str, list[str]] | None = None, *,
+                placement: Callable[[], DevicePlacement] | None = None,
+                diagnose: Diagnose | None = None) -> None:
+        """Run on ``target`` (``''``: in process) and start a new graph and
+        session (see :meth:`reset`). Every cell runs under ``placement()``,
+        made once per graph (a device function such as
+        ``replica_device_setter``'s); ``diagnose`` says whether a run that
+        failed as unavailable or late lost the cluster. Whether the target
+        answers is the caller's to check (:func:`tfmagic.cluster.connect`)."""
         if self.active and not self.at_root():
             raise WorkspaceError('cannot connect inside a scope or another graph; '
                                  'connect at the top level of a cell')
         self.target, self.cluster = target, cluster
+        self._placement, self._diagnose = placement, diagnose
         self.reset()
-
-    def _placement(self) -> AbstractContextManager:
-        """The device function that puts variables on the ``ps`` tasks."""
-        setter = None
-        if self.cluster and self.cluster.get('ps'):
-            setter = tf.compat.v1.train.replica_device_setter(
-                cluster=tf.train.ClusterSpec(self.cluster))
-        return self.graph.device(setter) if setter else contextlib.nullcontext()
 
     def _cluster_error(self, error: tf.errors.OpError) -> tf.errors.OpError | None:
         """Note a task that stopped answering (a run failed as unavailable,
-        or took longer than :attr:`operation_timeout`) and return the error
-        that says so. Later runs fail at once, so that no cell waits that
-        long again."""
+        or took longer than :attr:`operation_timeout`, and ``diagnose``
+        names a task) and return the error that says so. Later runs fail
+        at once, so that no cell waits that long again."""
         if isinstance(error, ClusterUnreachableError) or not self.remote or not isinstance(
                 error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)):
             return None
         if self.lost is None:
-            self.lost = lost_tasks_message(self.target, self.cluster, error,
-                                           self.operation_timeout)
+            self.lost = self._diagnose(error) if self._diagnose is not None else str(error)
+            if self.lost is None:  # every task answers: a slow step, not a lost cluster
+                return None
         return ClusterUnreachableError(self.lost)
 
     def _before_run(self) -> None:
@@ -361,7 +399,8 @@ class Workspace:
         try:
             stack.enter_context(self.graph.as_default())
             stack.enter_context(self.session.as_default())
-            stack.enter_context(self._placement())
+            if self._device_function is not None:
+                stack.enter_context(self.graph.device(self._device_function))
             for factory in self._cell_contexts:
                 stack.enter_context(factory())
         except BaseException:
@@ -419,14 +458,10 @@ class Workspace:
         session, self._session = self._session, None
         if session is None:
             return
-        if self.lost is None:
+        if session.sess_str:  # its target, which connect() may have changed since
+            close_in_background(session, wait=0 if self.lost else _CLOSE_WAIT)
+        else:
             session.close()
-            return
-        # Closing a session on a cluster that stopped answering waits for the
-        # lost task until the operation timeout, then raises: let it do so
-        # on its own thread, so that a new session does not wait for it.
-        threading.Thread(target=_close_quietly, args=(session,), daemon=True,
-                         name='tfmagic-close-lost-session').start()
 
     # -- variables -----------------------------------------------------------
 
@@ -455,7 +490,7 @@ class Workspace:
         if all(flags):
             return flags
         unknown = [v for v, flag in zip(variables, flags, strict=True) if not flag]
-        checks = self._run_cached([self._initialized_check(v) for v in unknown])
+        checks = self.run_cached([self._initialized_check(v) for v in unknown])
         known.update(id(v) for v, flag in zip(unknown, checks, strict=True) if flag)
         return [id(v) in known for v in variables]
 
@@ -534,13 +569,13 @@ class Workspace:
         if batches is None:
             batches = self._batch_plans[key] = list(_batches(variables, max_batch_bytes))
         for batch in batches:
-            yield from self._run_cached(batch)
+            yield from self.run_cached(batch)
 
     def own_ops(self, key: tuple, build: Callable[[], T]) -> T:
-        """What ``build()`` makes in the graph, made once per ``key`` (while
-        it is among the recently used): under tfmagic's own name scope,
-        placed only where ``build`` says, free of the user's control
-        dependencies, so that a magic called again adds no op."""
+        """What ``build()`` makes in the graph, made once per ``key`` for the
+        graph's life (ops cannot be taken out of it): under tfmagic's own
+        name scope, placed only where ``build`` says, free of the user's
+        control dependencies, so that a magic called again adds no op."""
         made = self._own_ops.get(key)
         if made is None:
             with (self.graph.as_default(), self.graph.device(None),
@@ -550,20 +585,26 @@ class Workspace:
 
     def run_cached(self, fetches: list) -> list:
         """``session.run(fetches)`` through a callable made once per fetch list."""
-        return self._run_cached(fetches)
-
-    def _run_cached(self, fetches: list) -> list:
         session = self._open_session()  # first: replacing a closed one drops its callables
         key = tuple(map(id, fetches))
         run = self._callables.get(key)
         if run is None:
-            run = self._callables[key] = session.make_callable(list(fetches))
-        return run()
+            run = self._callables[key] = session.make_callable(
+                list(fetches), accept_options=self.remote)
+        return run(options=session.with_timeout()) if self.remote else run()
 
 
-def _close_quietly(session: tf.compat.v1.Session) -> None:
-    with contextlib.suppress(tf.errors.OpError):
-        session.close()
+def close_in_background(session: tf.compat.v1.Session, wait: float = 0.0) -> None:
+    """Close a session on a cluster on a thread of its own, waiting at most
+    ``wait`` seconds for it: closing waits for every task the session used,
+    for one that stopped answering (noticed or not) until the operation
+    timeout, and then raises."""
+    def close() -> None:
+        with contextlib.suppress(tf.errors.OpError):
+            session.close()
+    closing = threading.Thread(target=close, daemon=True, name='tfmagic-close-cluster-session')
+    closing.start()
+    closing.join(wait)
 
 
 def variable_nbytes(var: tf.Variable) -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 
 from ..tracking import VariableTracker
-from ..wording import human_bytes, plural
+from ..wording import first_line, human_bytes, plural
 from ..workspace import OWN_SCOPE, ClusterUnreachableError, Workspace
 from .comparison import (
     MATCH,
@@ -22,7 +22,7 @@ from .comparison import (
     graph_index,
     saveable_parts,
 )
-from .errors import CheckpointError, SaveInterrupted, first_line, quiet_tf_logging
+from .errors import CheckpointError, SaveInterrupted, quiet_tf_logging
 from .files import (
     commit,
     dirname,
@@ -160,6 +160,8 @@ class Checkpointer:
                 commit(written, target)
                 deleted = update_state(directory, base, target, keep)
                 committed = True
+        except ClusterUnreachableError:
+            raise
         except (tf.errors.NotFoundError, tf.errors.PermissionDeniedError) as err:
             if ws.remote:
                 raise unreachable_by_tasks(target, first_line(err)) from None
@@ -220,6 +222,7 @@ class Checkpointer:
         Every key, shape and dtype is checked first; on any mismatch nothing
         is assigned and the error lists each problem, unless
         ``allow_missing``, which restores the matching subset."""
+        on_tasks = self._path_for_session(prefix)  # refuses one the tasks cannot reach
         entries = self.compare(prefix, mapping).entries()
         problems = [e for e in entries if e.status != MATCH]
         matched = [e for e in entries if e.status == MATCH]
@@ -239,7 +242,7 @@ class Checkpointer:
         saver = self._saver(var_list)
         try:
             with self.workspace.graph.as_default(), quiet_tf_logging():
-                saver.restore(self.workspace.session, self._path_for_session(prefix))
+                saver.restore(self.workspace.session, on_tasks)
         except ClusterUnreachableError:
             raise
         except (tf.errors.NotFoundError, tf.errors.PermissionDeniedError) as err:

@@ -4,7 +4,6 @@ traceback through tfmagic's internals, and none of TensorFlow's log noise."""
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 
 import tensorflow as tf
@@ -25,20 +24,6 @@ class SaveInterrupted(KeyboardInterrupt):
     def _render_traceback_(self) -> list[str]:
         # One line instead of a traceback through TensorFlow's Saver.
         return [str(self)]
-
-
-#: The line of a TensorFlow error message that says what went wrong
-#: (``NOT_FOUND: /x; No such file or directory``), below the lines saying
-#: where (``Graph execution error:``, ``Detected at node ...``, a stack).
-_STATUS_LINE = re.compile(r'^[A-Z][A-Z_]+: \S')
-
-
-def first_line(error: BaseException) -> str:
-    """The line of an error's message that says what went wrong."""
-    text = getattr(error, 'message', None) or str(error) or type(error).__name__
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    status = next((line for line in lines if _STATUS_LINE.match(line)), None)
-    return status or lines[0]
 
 
 @contextlib.contextmanager

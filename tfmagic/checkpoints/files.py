@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from .errors import CheckpointError, first_line, quiet_tf_logging
+from ..wording import first_line
+from .errors import CheckpointError, quiet_tf_logging
 from .index import read_index
 
 if TYPE_CHECKING:

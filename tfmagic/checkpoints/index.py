@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from .errors import CheckpointError, first_line
+from ..wording import first_line
+from .errors import CheckpointError
 
 if TYPE_CHECKING:
     from tensorflow.python.training.py_checkpoint_reader import CheckpointReader

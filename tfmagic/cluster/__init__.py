@@ -17,8 +17,9 @@ TensorFlow's gRPC server listens on every interface of the machine
 it), so on a machine others can reach, a firewall must keep the ports closed.
 """
 
+from .connect import connect, placement
 from .local import LocalCluster, running_local_cluster, start_local_cluster
-from .probe import check_reachable, lost_tasks_message
+from .probe import check_reachable, diagnose, lost_message
 from .specs import (
     CONNECT_TIMEOUT,
     LOCAL,
@@ -30,10 +31,9 @@ from .specs import (
     refused,
     target_of,
     tasks,
-    tasks_named_in,
 )
 
 __all__ = ['CONNECT_TIMEOUT', 'LOCAL', 'ClusterError', 'ClusterSpec', 'LocalCluster',
-           'check_reachable', 'checked_spec', 'lost_tasks_message', 'parse_cluster_spec',
-           'parse_target', 'refused', 'running_local_cluster', 'start_local_cluster',
-           'target_of', 'tasks', 'tasks_named_in']
+           'check_reachable', 'checked_spec', 'connect', 'diagnose', 'lost_message',
+           'parse_cluster_spec', 'parse_target', 'placement', 'refused', 'running_local_cluster',
+           'start_local_cluster', 'target_of', 'tasks']

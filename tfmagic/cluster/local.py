@@ -24,7 +24,7 @@ START_TIMEOUT = 120.0
 SERVING = 'tfmagic.cluster: serving'
 
 
-@dataclass
+@dataclass(eq=False)
 class LocalCluster:
     """The running tasks of a local cluster (see :func:`start_local_cluster`).
 
@@ -49,19 +49,15 @@ class LocalCluster:
         """The tasks whose process has exited."""
         return [task for task, process in self.processes.items() if process.poll() is not None]
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop every task (SIGTERM, SIGKILL after ``timeout`` s); idempotent."""
+    def stop(self) -> None:
+        """Stop every task; idempotent. A TensorFlow server cannot shut down
+        cleanly (its ``stop()`` is unimplemented), so each is killed."""
         atexit.unregister(self.stop)
         for process in self.processes.values():
             if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + timeout
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+        for process in self.processes.values():
+            process.wait()
             for pipe in (process.stdin, process.stdout):
                 if pipe is not None:
                     pipe.close()
@@ -75,6 +71,17 @@ def start_local_cluster(ps_tasks: int, *, timeout: float = START_TIMEOUT) -> Loc
     127.0.0.1 and return once each serves; they are stopped at exit."""
     if ps_tasks < 1:
         raise ClusterError(f'a local cluster needs 1 or more ps tasks, not {ps_tasks}')
+    try:
+        return _start(ps_tasks, timeout)
+    except _PortTaken:  # between free_ports() and the task's bind: once more, on new ports
+        return _start(ps_tasks, timeout)
+
+
+class _PortTaken(ClusterError):
+    """A task could not listen on its port: another process took it first."""
+
+
+def _start(ps_tasks: int, timeout: float) -> LocalCluster:
     ports = free_ports(ps_tasks + 1)
     cluster = LocalCluster({'ps': [f'{LOOPBACK}:{port}' for port in ports[:-1]],
                             'worker': [f'{LOOPBACK}:{ports[-1]}']})
@@ -126,8 +133,11 @@ def _wait_serving(cluster: LocalCluster, timeout: float) -> None:
                 assert stdout is not None, 'started with stdout=PIPE'
                 line = stdout.readline()
                 if not line:
-                    raise ClusterError(f'{task} exited while starting: '
-                                       + _last_log_line(cluster.logs[task]))
+                    said = _last_log_line(cluster.logs[task])
+                    taken = any(sign in said.lower()
+                                for sign in ('in use', 'could not start grpc server'))
+                    raise (_PortTaken if taken else ClusterError)(
+                        f'{task} exited while starting: {said}')
                 if line.startswith(SERVING.encode()):
                     selector.unregister(stdout)
                     waiting.discard(task)

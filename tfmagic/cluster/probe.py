@@ -2,68 +2,104 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Callable
+
 import tensorflow as tf
 
-from .specs import ClusterError, ClusterSpec, refused, tasks, tasks_named_in
+from ..wording import first_line
+from ..workspace import close_in_background
+from .specs import ClusterError, ClusterSpec, refused, tasks
 
-#: Seconds a task that stopped may take to refuse a connection before it is named.
+#: Seconds a task that stopped may take to refuse a connection.
 _REFUSE_TIMEOUT = 0.5
+#: Seconds the tasks have to answer again after a run took too long.
+_RECHECK_TIMEOUT = 2.0
 
 
 def check_reachable(target: str, spec: ClusterSpec | None, timeout: float) -> None:
-    """Run one tiny op on ``target``, and on every task of ``spec``: raise a
-    :class:`ClusterError` naming the task that does not answer within
-    ``timeout`` seconds or that the target's cluster does not have."""
+    """Raise a :class:`ClusterError` naming each task of ``spec`` (or the
+    target, without one) that refuses connections, does not run a tiny op
+    within ``timeout`` seconds, or is not in the target's cluster."""
+    addresses = tasks(spec) if spec else {target: target.removeprefix('grpc://')}
+    refusing = [task for task, address in addresses.items() if refused(address, _REFUSE_TIMEOUT)]
+    if refusing:
+        raise ClusterError(f'nothing listens at {_named(refusing, addresses)}')
+    failures = _probe(target, list(addresses) if spec else [None], timeout)
+    if not failures:
+        return
+    late = [task or target for task, err in failures.items()
+            if isinstance(err, (tf.errors.DeadlineExceededError, tf.errors.UnavailableError))]
+    if late:
+        raise ClusterError(f'{_named(late, addresses)} did not answer within {timeout:g} s')
+    task, err = next(iter(failures.items()))
+    if isinstance(err, tf.errors.InvalidArgumentError):
+        raise ClusterError(f'the cluster of {target} has no task {task}: give --cluster the '
+                           f'spec its tasks were started with ({first_line(err)})')
+    raise ClusterError(f'{target} is not a TensorFlow server task ({first_line(err)})')
+
+
+def _probe(target: str, devices: list[str | None], timeout: float
+           ) -> dict[str | None, tf.errors.OpError]:
+    """Run a constant on each device at once, each in a session that sees
+    only that device (a session that sees all waits for the slowest); the
+    error of each that failed."""
+    milliseconds = max(1, round(timeout * 1000))
+    with concurrent.futures.ThreadPoolExecutor(len(devices)) as pool:
+        runs = {device: pool.submit(_probe_one, target, device, milliseconds)
+                for device in devices}
+    return {device: error for device, run in runs.items()
+            if (error := run.result()) is not None}
+
+
+def _probe_one(target: str, device: str | None, milliseconds: int) -> tf.errors.OpError | None:
     graph = tf.Graph()
-    with graph.as_default():
-        probes = []
-        for task in (tasks(spec) if spec else [None]):
-            with graph.device(task):
-                probes.append(tf.constant(0, name='probe'))
-    config = tf.compat.v1.ConfigProto(operation_timeout_in_ms=max(1, round(timeout * 1000)))
+    with graph.as_default(), graph.device(device):
+        probe = tf.constant(0, name='probe')
+    config = tf.compat.v1.ConfigProto(operation_timeout_in_ms=milliseconds)
+    if device is not None:
+        config.device_filters.append(device)
     session = tf.compat.v1.Session(target, graph=graph, config=config)
     try:
-        session.run(probes)
-    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as err:
-        raise ClusterError(_not_answering(target, spec, err, f'{timeout:g} s')) from None
-    except tf.errors.InvalidArgumentError as err:
-        raise ClusterError(
-            f'the cluster of {target} does not match the cluster spec: {_first_line(err)}; '
-            'give --cluster the spec its tasks were started with') from None
+        session.run(probe, options=tf.compat.v1.RunOptions(timeout_in_ms=milliseconds))
+    except tf.errors.OpError as err:
+        return err
     finally:
-        session.close()
+        close_in_background(session)  # waits for a task that does not answer
+    return None
 
 
-def _not_answering(target: str, spec: ClusterSpec | None, error: tf.errors.OpError,
-                   limit: str) -> str:
-    where = _unreachable(spec, error) or (f'{target} or a task of its cluster' if spec else target)
-    if isinstance(error, tf.errors.DeadlineExceededError):
-        return f'{where} did not answer within {limit}'
-    return f'{where} {"are" if "," in where else "is"} unreachable'
+def _named(names: list[str], addresses: dict[str, str]) -> str:
+    """``/job:ps/task:0 (HOST:PORT), ...``; a target is its own address."""
+    return ', '.join(name if name.startswith('grpc://') else f'{name} ({addresses[name]})'
+                     for name in names)
 
 
-def _unreachable(spec: ClusterSpec | None, error: tf.errors.OpError) -> str:
-    """The tasks ``error`` names (those that refuse connections when it
-    names none), each with its address; '' when none is known."""
-    addresses = tasks(spec) if spec else {}
-    named = tasks_named_in(error.message)
-    # An error names the task that reported it as well as the one it could
-    # not reach: those that refuse connections are the ones to name.
-    suspects = [task for task in (named or addresses) if task in addresses]
-    refusing = [task for task in suspects if refused(addresses[task], _REFUSE_TIMEOUT)]
-    return ', '.join(f'{task} ({addresses[task]})' if task in addresses else task
-                     for task in refusing or named)
-
-
-def lost_tasks_message(target: str, spec: ClusterSpec | None, error: tf.errors.OpError,
-                       timeout: float) -> str:
-    """One line for a workspace whose run on ``target`` failed with ``error``:
-    which task stopped answering, and how to go on."""
-    what = _not_answering(target, spec, error, f'TFMagic.operation_timeout ({timeout:g} s)')
+def lost_message(target: str, what: str) -> str:
+    """One line for a workspace whose cluster stopped answering: ``what``
+    happened, and how to go on."""
     return (f'the cluster stopped answering: {what}. Nothing more runs on it: '
             f'%tfconnect local goes back to the in-process session, %tfconnect {target} '
             'reconnects (each starts a new graph).')
 
 
-def _first_line(error: tf.errors.OpError) -> str:
-    return error.message.strip().splitlines()[0] if error.message.strip() else type(error).__name__
+def diagnose(target: str, spec: ClusterSpec | None, operation_timeout: Callable[[], float]
+             ) -> Callable[[tf.errors.OpError], str | None]:
+    """What :meth:`.Workspace.connect` calls when a run on the cluster failed
+    as unavailable or late: the line naming the task that stopped
+    answering, or None when every task still answers (a slow step)."""
+    def diagnosed(error: tf.errors.OpError) -> str | None:
+        try:
+            check_reachable(target, spec, min(_RECHECK_TIMEOUT, operation_timeout()))
+        except ClusterError as err:
+            what = str(err)
+        else:
+            if isinstance(error, tf.errors.DeadlineExceededError):
+                return None
+            what = f'a task of {target} is unreachable ({first_line(error)})'
+        if isinstance(error, tf.errors.DeadlineExceededError):
+            what += ('; a run took longer than TFMagic.operation_timeout '
+                     f'({operation_timeout():g} s)')
+        return lost_message(target, what)
+
+    return diagnosed

@@ -16,11 +16,10 @@ LOOPBACK = '127.0.0.1'
 #: Seconds %tfconnect waits for a target and its tasks to answer.
 CONNECT_TIMEOUT = 8.0
 
-_TARGET = re.compile(r'^grpc://(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$')
-_ADDRESS = re.compile(r'^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$')
+_HOST_PORT = r'(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})'
+_TARGET = re.compile(rf'^grpc://{_HOST_PORT}$')
+_ADDRESS = re.compile(rf'^{_HOST_PORT}$')
 _JOB = re.compile(r'^[a-z][a-z0-9_]*$')
-#: A task as TensorFlow names it in errors (``/job:ps/replica:0/task:1``).
-_TASK_IN_ERROR = re.compile(r'/job:([a-z][a-z0-9_]*)(?:/replica:\d+)?/task:(\d+)')
 
 ClusterSpec = dict[str, list[str]]
 
@@ -94,12 +93,6 @@ def tasks(spec: Mapping[str, Sequence[str]]) -> dict[str, str]:
     """Each task's name (``/job:ps/task:0``) and address."""
     return {f'/job:{job}/task:{i}': address
             for job, addresses in spec.items() for i, address in enumerate(addresses)}
-
-
-def tasks_named_in(message: str) -> list[str]:
-    """The tasks a TensorFlow error message names, in order, each once."""
-    return list(dict.fromkeys(f'/job:{job}/task:{task}'
-                              for job, task in _TASK_IN_ERROR.findall(message)))
 
 
 def target_of(spec: Mapping[str, Sequence[str]], job: str = 'worker', task: int = 0) -> str:
