@@ -16,12 +16,15 @@ import contextlib
 import cProfile
 import gc
 import io
+import json
 import os
 import pstats
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -267,6 +270,65 @@ VERBOSE = False
 def progress(message: str) -> None:
     if VERBOSE:
         print(message, file=sys.stderr, flush=True)
+
+
+# -- memory in a child process -------------------------------------------------------
+
+#: The head of a memory benchmark's child script (``python -c MEMORY_PROBE +
+#: BODY``; TensorFlow imported in BODY, after the log level is set):
+#: ``measured(step)`` runs ``step()`` and returns its result and, for the
+#: report, the resident bytes before the step, at its peak and after it.
+MEMORY_PROBE = r"""
+import gc, os, resource
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+
+def status(key):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) * 1024
+
+
+def reset_peak():
+    # Linux >= 4.0: VmHWM restarts from the current RSS. Without it the
+    # peak is ru_maxrss over the whole process: an earlier peak may count.
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        return 'VmHWM'
+    except OSError:
+        return 'ru_maxrss'
+
+
+def measured(step):
+    gc.collect()
+    before = status('VmRSS')
+    method = reset_peak()
+    out = step()
+    peak = (status('VmHWM') if method == 'VmHWM'
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return out, {'before': before, 'peak': peak, 'after': status('VmRSS'), 'method': method}
+"""
+
+
+def memory_child(script: str, *args: str, label: str, timeout: float) -> dict:
+    """Run ``python -c script args...`` (this python, in the repository, for
+    ``tests.shell``) in a process of its own, so that its peak resident memory
+    is its own; return the JSON report it prints on its last line."""
+    done = subprocess.run([sys.executable, '-c', script, *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode != 0:
+        raise RuntimeError(f'{label} child failed ({done.returncode}):\n{done.stderr[-3000:]}')
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    progress(f'    {label}: {report}')
+    return report
+
+
+def extra_peak(step: dict) -> int:
+    """Bytes a ``measured`` step's peak lay above the resident size before it."""
+    return step['peak'] - step['before']
 
 
 def get_variable_code(n: int, shape=(10,), initializer: str | None = None) -> str:

@@ -63,6 +63,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -287,115 +288,187 @@ def _size_label(big: Big) -> str:
     return f'{N_BIG} x float32{list(big.shape)} = {big.nbytes / 1e9:.2f} GB'
 
 
-# -- ckpt_save_1g ------------------------------------------------------------------------
+# -- %saveckpt / %restoreckpt vs a cached Saver, on any fixture -------------------------
+
+class SaverFixture(Protocol):
+    """What :func:`time_saveckpt` and :func:`time_restoreckpt` time against:
+    the workspace's graph and (initialized) variables, the plain side's
+    cached Saver of them, and their bytes."""
+
+    graph: tf.Graph
+    variables: list
+    saver: tf.compat.v1.train.Saver
+    nbytes: int
+
+
+@dataclass
+class Rounds:
+    """What :func:`_ckpt_rounds` measured and saw."""
+
+    figures: list[tuple[list[float], list[float]]]  # (wall, cpu) of tfmagic, then plain
+    ops: list[int]  # graph ops before each tfmagic run, then at the end
+    said: list[str]  # what each %saveckpt / %restoreckpt printed
+    tfmagic_run: Callable[[int], None]
+    outside_note: str
+    outside: list[float]
+
+    @property
+    def ops_identical(self) -> bool:
+        return len(set(self.ops[1:])) == 1
+
+    def ops_verdict(self) -> str:
+        return 'identical' if self.ops_identical else f'CHANGED {self.ops}'
+
+
+def _ckpt_rounds(ctx: Context, fixture: SaverFixture, magic: str, line: Callable[[int], str],
+                 plain_run: Callable[[int], object], repeats: int, warm: int,
+                 prune_dirs: tuple[str, str] | None = None) -> Rounds:
+    """``%magic line(i)`` (``saveckpt`` or ``restoreckpt``) vs ``plain_run(i)``:
+    1 warm-up and ``repeats`` timed rounds in rotating order, ``os.sync()``
+    and ``warm`` bytes of memory touched before each run; with ``prune_dirs``
+    (tfmagic's, plain's), each side's old rounds are pruned first. The graph's
+    ops are counted before each tfmagic run and at the end."""
+    method = magic.removesuffix('ckpt')
+    ops: list[int] = []
+    said: list[str] = []
+    inner: dict[int, float] = {}  # round -> seconds inside Saver.<method>
+    tfmagic_run = magic_timing_saver(ctx.shell, magic, line, method, inner, said)
+
+    def tfmagic_setup(i):
+        if prune_dirs:
+            prune(prune_dirs[0], i)
+        ops.append(len(fixture.graph.get_operations()))
+
+    def plain_setup(i):
+        prune(prune_dirs[1], i)
+
+    with tf_warnings_off():
+        figures = rotating(repeats, [(tfmagic_setup, tfmagic_run),
+                                     (plain_setup if prune_dirs else None, plain_run)],
+                           warmup=1, sync=True, warm_bytes=warm)
+    ops.append(len(fixture.graph.get_operations()))
+    note, outside = outside_note(f'%{magic}', method, figures[0][0], inner, 1,
+                                 min(figures[1][0]))
+    return Rounds(figures, ops, said, tfmagic_run, note, outside)
+
+
+def data_files(prefix: str) -> list[str]:
+    """The suffixes (``data-00000-of-00002``, ...) of a checkpoint's data files."""
+    return sorted(os.path.basename(p).split('.', 1)[1]
+                  for p in glob.glob(prefix + '.data-*-of-*'))
+
+
+def time_saveckpt(ctx: Context, fixture: SaverFixture, name: str, target: float,
+                  repeats: int, size_label: str, warm: int, files: int = 1,
+                  write_state: bool = True) -> Result:
+    """Benchmark ``name``: ``%saveckpt DIR/model --step i`` vs
+    ``fixture.saver.save(sess, DIR/model, global_step=i, write_state=...)``,
+    each side into a directory of its own (see the module docstring); the
+    checkpoints should have ``files`` data files (with more than one, a
+    sharded save, they are listed in the notes and ``extra``)."""
+    ws, graph = ctx.workspace(), fixture.graph
+    n = len(fixture.variables)
+    with scratch(name) as root:
+        tf_dir, plain_dir = os.path.join(root, 'tfmagic'), os.path.join(root, 'plain')
+        os.makedirs(tf_dir)
+        os.makedirs(plain_dir)
+
+        def plain_run(i):
+            with graph.as_default():
+                fixture.saver.save(ws.session, f'{plain_dir}/model', global_step=i,
+                                   write_state=write_state)
+
+        rounds = _ckpt_rounds(ctx, fixture, 'saveckpt', lambda i: f'{tf_dir}/model --step {i}',
+                              plain_run, repeats, warm, (tf_dir, plain_dir))
+        ops, said = rounds.ops, rounds.said
+        last = repeats  # the last round's step
+        shards = (data_files(f'{tf_dir}/model-{last}'), data_files(f'{plain_dir}/model-{last}'))
+        sizes = (data_bytes(f'{tf_dir}/model-{last}'), data_bytes(f'{plain_dir}/model-{last}'))
+        notes = [f'{size_label}; {repeats} timed saves per side after 1 warm-up, '
+                 f'order alternating; untimed before each: prune, os.sync(), '
+                 f'{warm / 1e9:.1f} GB of memory touched (see the module docstring)'
+                 + (f'; data files per save: tfmagic {shards[0]}, plain {shards[1]}'
+                    if files > 1 else ''),
+                 f'graph ops: {ops[0]} before the first %saveckpt (plain Saver already built), '
+                 f'{ops[1]} after it (tfmagic builds its Saver once: +{ops[1] - ops[0]}), '
+                 f'{ops[-1]} after {repeats} more %saveckpt (and plain saves), counted after '
+                 'every one -> ' + rounds.ops_verdict(),
+                 rounds.outside_note]
+        if (not said[-1].startswith(f'Saved {n} variables') or min(sizes) < fixture.nbytes
+                or len(shards[0]) != files or shards[0] != shards[1]):
+            notes.append(f'WARNING: unexpected save: {said[-1].strip()!r}, data bytes {sizes}, '
+                         f'data files {shards}')
+
+        def profile_setup():
+            prune(tf_dir, last + 2)
+            os.sync()
+        profile_run(ctx, name, lambda: rounds.tfmagic_run(last + 1), profile_setup)
+    extra = {'bytes': fixture.nbytes, 'ops': ops, 'ops_identical': rounds.ops_identical,
+             'outside_saver_s': rounds.outside}
+    if files > 1:
+        extra['data_files'] = shards[0]
+    return samples_of(*rounds.figures).result(name, n, target, notes=notes, extra=extra)
+
+
+def time_restoreckpt(ctx: Context, fixture: SaverFixture, name: str, target: float,
+                     repeats: int, size_label: str, warm: int) -> Result:
+    """Benchmark ``name``: ``%restoreckpt PREFIX`` vs ``fixture.saver.restore(sess,
+    PREFIX)`` of the same checkpoint, written (untimed) by ``%saveckpt`` just
+    before; afterwards the last variable's value is checked against it."""
+    ws, graph = ctx.workspace(), fixture.graph
+    n = len(fixture.variables)
+    with scratch(name) as root:
+        prefix = f'{root}/model'
+        with quiet():  # untimed: the checkpoint both sides restore
+            ctx.shell.run_line_magic('saveckpt', prefix)
+        sharded = len(data_files(prefix)) > 1
+
+        def plain_run(i):
+            with graph.as_default():
+                fixture.saver.restore(ws.session, prefix)
+
+        rounds = _ckpt_rounds(ctx, fixture, 'restoreckpt', lambda i: prefix, plain_run,
+                              repeats, warm)
+        ops, said = rounds.ops, rounds.said
+        # The values came back: compare a variable's with the checkpoint's.
+        reader = tf.train.load_checkpoint(prefix)
+        variable = fixture.variables[-1]
+        restored_ok = np.array_equal(ws.session.run(variable),
+                                     reader.get_tensor(variable.op.name))
+        del reader
+        notes = [f'{size_label}; both restore the same {"sharded " if sharded else ""}'
+                 'checkpoint (in the page cache: written just before); '
+                 f'{repeats} timed per side after 1 warm-up, order alternating; '
+                 f'os.sync() and {warm / 1e9:.1f} GB touched before each',
+                 f'graph ops: {ops[0]} before the first %restoreckpt, {ops[1]} after it '
+                 f'(tfmagic builds its restore Saver once: +{ops[1] - ops[0]}), {ops[-1]} after '
+                 f'{repeats} more -> ' + rounds.ops_verdict(),
+                 rounds.outside_note]
+        if not said[-1].startswith(f'Restored {n} variables') or not restored_ok:
+            notes.append(f'WARNING: unexpected restore: {said[-1].strip()!r}, '
+                         f'{variable.op.name} equal to the checkpoint: {restored_ok}')
+        profile_run(ctx, name, lambda: rounds.tfmagic_run(0), os.sync)
+    return samples_of(*rounds.figures).result(
+        name, n, target, notes=notes,
+        extra={'bytes': fixture.nbytes, 'ops': ops, 'outside_saver_s': rounds.outside})
+
+
+# -- ckpt_save_1g, ckpt_restore_1g -------------------------------------------------------
 
 @benchmark('ckpt_save_1g', target=SAVE_TARGET)
 def bench_save(ctx: Context) -> Result:
     """Repeated %saveckpt PREFIX --step i of ~1 GB vs cached Saver.save(global_step=i)."""
     big = big_fixture(ctx)
-    shell, ws = ctx.shell, ctx.workspace()
-    repeats = ctx.repeats(12, 5)
-    graph = big.graph
-    with scratch('save') as root:
-        tf_dir, plain_dir = os.path.join(root, 'tfmagic'), os.path.join(root, 'plain')
-        os.makedirs(tf_dir)
-        os.makedirs(plain_dir)
-        ops: list[int] = []   # graph ops before each tfmagic save, then at the end
-        said: list[str] = []
+    return time_saveckpt(ctx, big, 'ckpt_save_1g', SAVE_TARGET, ctx.repeats(12, 5),
+                         _size_label(big), warm_bytes(big))
 
-        def tfmagic_setup(i):
-            prune(tf_dir, i)
-            ops.append(len(graph.get_operations()))
-
-        inner: dict[int, float] = {}  # round -> seconds inside Saver.save
-        tfmagic_run = magic_timing_saver(shell, 'saveckpt', lambda i: f'{tf_dir}/model --step {i}',
-                                         'save', inner, said)
-
-        def plain_setup(i):
-            prune(plain_dir, i)
-
-        def plain_run(i):
-            with graph.as_default():
-                big.saver.save(ws.session, f'{plain_dir}/model', global_step=i)
-
-        with tf_warnings_off():
-            figures = rotating(repeats, [(tfmagic_setup, tfmagic_run), (plain_setup, plain_run)],
-                               warmup=1, sync=True,
-                               warm_bytes=warm_bytes(big))
-        ops.append(len(graph.get_operations()))
-        last = repeats  # the last round's step
-        sizes = (data_bytes(f'{tf_dir}/model-{last}'), data_bytes(f'{plain_dir}/model-{last}'))
-        notes = [f'{_size_label(big)}; {repeats} timed saves per side after 1 warm-up, '
-                 f'order alternating; untimed before each: prune, os.sync(), '
-                 f'{warm_bytes(big) / 1e9:.1f} GB of memory touched (see the module docstring)',
-                 f'graph ops: {ops[0]} before the first %saveckpt (plain Saver already built), '
-                 f'{ops[1]} after it (tfmagic builds its Saver once: +{ops[1] - ops[0]}), '
-                 f'{ops[-1]} after {repeats} more %saveckpt (and plain saves), counted after '
-                 'every one -> '
-                 + ('identical' if len(set(ops[1:])) == 1 else f'CHANGED {ops}')]
-        note, outside = outside_note('%saveckpt', 'save', figures[0][0], inner, 1,
-                                     min(figures[1][0]))
-        notes.append(note)
-        if not said[-1].startswith(f'Saved {N_BIG} variables') or min(sizes) < big.nbytes:
-            notes.append(f'WARNING: unexpected save: {said[-1].strip()!r}, data bytes {sizes}')
-
-        def profile_setup():
-            prune(tf_dir, last + 2)
-            os.sync()
-        profile_run(ctx, 'ckpt_save_1g', lambda: tfmagic_run(last + 1), profile_setup)
-    return samples_of(*figures).result(
-        'ckpt_save_1g', N_BIG, SAVE_TARGET, notes=notes,
-        extra={'bytes': big.nbytes, 'ops': ops, 'ops_identical': len(set(ops[1:])) == 1,
-               'outside_saver_s': outside})
-
-
-# -- ckpt_restore_1g ----------------------------------------------------------------------
 
 @benchmark('ckpt_restore_1g', target=RESTORE_TARGET)
 def bench_restore(ctx: Context) -> Result:
     """%restoreckpt PREFIX of ~1 GB vs cached saver.restore(sess, PREFIX), same checkpoint."""
     big = big_fixture(ctx)
-    shell, ws = ctx.shell, ctx.workspace()
-    repeats = ctx.repeats(20, 3)
-    graph = big.graph
-    with scratch('restore') as root:
-        prefix = f'{root}/model'
-        with quiet():  # untimed: the checkpoint both sides restore
-            shell.run_line_magic('saveckpt', prefix)
-        said: list[str] = []
-
-        inner: dict[int, float] = {}  # round -> seconds inside Saver.restore
-        tfmagic_run = magic_timing_saver(shell, 'restoreckpt', lambda i: prefix,
-                                         'restore', inner, said)
-
-        def plain_run(i):
-            with graph.as_default():
-                big.saver.restore(ws.session, prefix)
-
-        ops: list[int] = []  # graph ops before each tfmagic restore, then at the end
-
-        def tfmagic_setup(i):
-            ops.append(len(graph.get_operations()))
-
-        figures = rotating(repeats, [(tfmagic_setup, tfmagic_run), (None, plain_run)],
-                           warmup=1, sync=True, warm_bytes=warm_bytes(big))
-        ops.append(len(graph.get_operations()))
-        notes = [f'{_size_label(big)}; both restore the same checkpoint (in the page cache: '
-                 f'written just before); {repeats} timed per side after 1 warm-up, order '
-                 f'alternating; os.sync() and {warm_bytes(big) / 1e9:.1f} GB touched before each',
-                 f'graph ops: {ops[0]} before the first %restoreckpt, {ops[1]} after it '
-                 f'(tfmagic builds its restore Saver once: +{ops[1] - ops[0]}), {ops[-1]} after '
-                 f'{repeats} more -> '
-                 + ('identical' if len(set(ops[1:])) == 1 else f'CHANGED {ops}')]
-        note, outside = outside_note('%restoreckpt', 'restore', figures[0][0], inner, 1,
-                                     min(figures[1][0]))
-        notes.append(note)
-        if not said[-1].startswith(f'Restored {N_BIG} variables'):
-            notes.append(f'WARNING: unexpected restore: {said[-1].strip()!r}')
-        profile_run(ctx, 'ckpt_restore_1g', lambda: tfmagic_run(0), os.sync)
-    return samples_of(*figures).result('ckpt_restore_1g', N_BIG, RESTORE_TARGET,
-                                       notes=notes, extra={'bytes': big.nbytes, 'ops': ops,
-                                                           'outside_saver_s': outside})
+    return time_restoreckpt(ctx, big, 'ckpt_restore_1g', RESTORE_TARGET, ctx.repeats(20, 3),
+                            _size_label(big), warm_bytes(big))
 
 
 # -- ckpt_numpy_1g (context) ------------------------------------------------------------------

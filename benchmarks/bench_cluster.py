@@ -38,27 +38,23 @@ that starts (and stops) its own local cluster: see its docstring.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import tensorflow as tf
-from _common import Context, Result, benchmark, cell, interleaved, profile_run, progress, quiet
-from bench_checkpoints import (
-    data_bytes,
-    magic_timing_saver,
-    outside_note,
-    prune,
-    rotating,
-    samples_of,
-    scratch,
-    tf_warnings_off,
+from _common import (
+    MEMORY_PROBE,
+    Context,
+    Result,
+    benchmark,
+    cell,
+    extra_peak,
+    interleaved,
+    memory_child,
+    profile_run,
+    quiet,
 )
+from bench_checkpoints import time_restoreckpt, time_saveckpt
 
 STATS_TARGET = 1.2
 SAVE_TARGET = 1.05
@@ -209,44 +205,16 @@ def bench_cluster_stats(ctx: Context) -> Result:
 # -- cluster_stats_memory_1g ------------------------------------------------------------------
 
 #: cluster_stats_memory_1g's child: ``python -c MEMORY_CHILD PS_TASKS CODE``,
-#: a process of its own, so that its peak resident memory is the notebook's
-#: alone (the ps tasks are processes of their own). Prints one JSON line:
-#: for each measured step the resident bytes before it, at its peak and after.
-MEMORY_CHILD = r"""
-import contextlib, gc, io, json, os, resource, sys
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+#: a process of its own (:func:`memory_child`), so that its peak resident
+#: memory is the notebook's alone (the ps tasks are processes of their own).
+#: Prints one JSON line: for each measured step the resident bytes before it,
+#: at its peak and after it.
+MEMORY_CHILD = MEMORY_PROBE + r"""
+import contextlib, io, json, sys
 import tensorflow as tf
 from tests.shell import make_shell
 
 ps_tasks, code = int(sys.argv[1]), sys.argv[2]
-
-
-def status(key):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1]) * 1024
-
-
-def reset_peak():
-    # Linux >= 4.0: VmHWM restarts from the current RSS. Without it the
-    # peak is ru_maxrss over the whole process (the steps run smallest first).
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return 'VmHWM'
-    except OSError:
-        return 'ru_maxrss'
-
-
-def measured(step):
-    gc.collect()
-    before = status('VmRSS')
-    method = reset_peak()
-    out = step()
-    peak = (status('VmHWM') if method == 'VmHWM'
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return out, {'before': before, 'peak': peak, 'after': status('VmRSS'), 'method': method}
 
 
 def ok(code):
@@ -284,22 +252,6 @@ print(json.dumps(report))
 """
 
 
-def _memory_child(code: str) -> dict:
-    done = subprocess.run([sys.executable, '-c', MEMORY_CHILD, str(PS_TASKS), code],
-                          capture_output=True, text=True, timeout=900,
-                          cwd=Path(__file__).resolve().parent.parent)
-    if done.returncode != 0:
-        raise RuntimeError(f'memory child failed ({done.returncode}):\n{done.stderr[-3000:]}')
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    progress(f'    child: {report}')
-    return report
-
-
-def _extra(step: dict) -> int:
-    """Bytes the step's peak lay above the resident size before it."""
-    return step['peak'] - step['before']
-
-
 @benchmark('cluster_stats_memory_1g', target=MEMORY_TARGET)
 def bench_cluster_stats_memory(ctx: Context) -> Result:
     """Extra peak RSS (MB) of the notebook process in %vars --stats of 1 GB on 2 ps tasks.
@@ -312,9 +264,10 @@ def bench_cluster_stats_memory(ctx: Context) -> Result:
     notebook, and its extra peak, are in the notes. --quick: 200 MB.
     """
     size = ctx.size(SIZE_FULL, SIZE_QUICK)
-    report = _memory_child(variables_code(N_VARS, size))
-    first, repeat, fetch = (_extra(report[k]) for k in ('vars_stats_first', 'vars_stats',
-                                                        'sess_run'))
+    report = memory_child(MEMORY_CHILD, str(PS_TASKS), variables_code(N_VARS, size),
+                          label='child', timeout=900)
+    first, repeat, fetch = (extra_peak(report[k])
+                            for k in ('vars_stats_first', 'vars_stats', 'sess_run'))
     nbytes = report['bytes']
     magic = max(first, repeat)
     methods = sorted({report[k]['method'] for k in ('vars_stats_first', 'vars_stats',
@@ -340,128 +293,22 @@ def bench_cluster_stats_memory(ctx: Context) -> Result:
                          'plain_extra_over_size': fetch / nbytes, 'child': report})
 
 
-# -- cluster_ckpt_save_1g ------------------------------------------------------------------------
+# -- cluster_ckpt_save_1g, cluster_ckpt_restore_1g -----------------------------------------------
 
 @benchmark('cluster_ckpt_save_1g', target=SAVE_TARGET)
 def bench_cluster_save(ctx: Context) -> Result:
     """Sharded %saveckpt PREFIX --step i of 1 GB on 2 ps tasks vs cached Saver(sharded=True)."""
     model = cluster_model(ctx)
-    shell, ws = ctx.shell, ctx.workspace()
-    repeats = ctx.repeats(6, 3)
-    graph = model.graph
-    with scratch('cluster-save') as root:
-        tf_dir, plain_dir = os.path.join(root, 'tfmagic'), os.path.join(root, 'plain')
-        os.makedirs(tf_dir)
-        os.makedirs(plain_dir)
-        ops: list[int] = []
-        said: list[str] = []
+    return time_saveckpt(ctx, model, 'cluster_ckpt_save_1g', SAVE_TARGET, ctx.repeats(6, 3),
+                         _label(model), warm_bytes(model), files=PS_TASKS, write_state=False)
 
-        def tfmagic_setup(i):
-            prune(tf_dir, i)
-            ops.append(len(graph.get_operations()))
-
-        inner: dict[int, float] = {}  # round -> seconds inside Saver.save
-        tfmagic_run = magic_timing_saver(shell, 'saveckpt', lambda i: f'{tf_dir}/model --step {i}',
-                                         'save', inner, said)
-
-        def plain_setup(i):
-            prune(plain_dir, i)
-
-        def plain_run(i):
-            with graph.as_default():
-                model.saver.save(ws.session, f'{plain_dir}/model', global_step=i,
-                                 write_state=False)
-
-        with tf_warnings_off():
-            figures = rotating(repeats, [(tfmagic_setup, tfmagic_run), (plain_setup, plain_run)],
-                               warmup=1, sync=True, warm_bytes=warm_bytes(model))
-        ops.append(len(graph.get_operations()))
-        last = repeats
-        shards = (sorted(os.path.basename(p).split('.', 1)[1]
-                         for p in Path(tf_dir).glob(f'model-{last}.data-*')),
-                  sorted(os.path.basename(p).split('.', 1)[1]
-                         for p in Path(plain_dir).glob(f'model-{last}.data-*')))
-        sizes = (data_bytes(f'{tf_dir}/model-{last}'), data_bytes(f'{plain_dir}/model-{last}'))
-        notes = [f'{_label(model)}; {repeats} timed saves per side after 1 warm-up, order '
-                 f'alternating; untimed before each: prune, os.sync(), '
-                 f'{warm_bytes(model) / 1e9:.1f} GB of memory touched (see bench_checkpoints); '
-                 f'data files per save: tfmagic {shards[0]}, plain {shards[1]}',
-                 f'graph ops: {ops[0]} before the first %saveckpt (plain Saver already built), '
-                 f'{ops[1]} after it (+{ops[1] - ops[0]}), {ops[-1]} after {repeats} more -> '
-                 + ('identical' if len(set(ops[1:])) == 1 else f'CHANGED {ops}')]
-        note, outside = outside_note('%saveckpt', 'save', figures[0][0], inner, 1,
-                                     min(figures[1][0]))
-        notes.append(note)
-        if (not said[-1].startswith(f'Saved {N_VARS} variables') or min(sizes) < model.nbytes
-                or len(shards[0]) != PS_TASKS or shards[0] != shards[1]):
-            notes.append(f'WARNING: unexpected save: {said[-1].strip()!r}, data bytes {sizes}, '
-                         f'shards {shards}')
-
-        def profile_setup():
-            prune(tf_dir, last + 2)
-            os.sync()
-        profile_run(ctx, 'cluster_ckpt_save_1g', lambda: tfmagic_run(last + 1), profile_setup)
-    return samples_of(*figures).result(
-        'cluster_ckpt_save_1g', N_VARS, SAVE_TARGET, notes=notes,
-        extra={'bytes': model.nbytes, 'ops': ops, 'ops_identical': len(set(ops[1:])) == 1,
-               'outside_saver_s': outside, 'data_files': shards[0]})
-
-
-# -- cluster_ckpt_restore_1g ---------------------------------------------------------------------
 
 @benchmark('cluster_ckpt_restore_1g', target=RESTORE_TARGET)
 def bench_cluster_restore(ctx: Context) -> Result:
     """Sharded %restoreckpt PREFIX of 1 GB on 2 ps tasks vs cached saver.restore(sess, PREFIX)."""
     model = cluster_model(ctx)
-    shell, ws = ctx.shell, ctx.workspace()
-    repeats = ctx.repeats(7, 3)
-    graph = model.graph
-    with scratch('cluster-restore') as root:
-        prefix = f'{root}/model'
-        with quiet():  # untimed: the checkpoint both sides restore
-            shell.run_line_magic('saveckpt', prefix)
-        said: list[str] = []
-        inner: dict[int, float] = {}  # round -> seconds inside Saver.restore
-        tfmagic_run = magic_timing_saver(shell, 'restoreckpt', lambda i: prefix,
-                                         'restore', inner, said)
-
-        def plain_run(i):
-            with graph.as_default():
-                model.saver.restore(ws.session, prefix)
-
-        ops: list[int] = []
-
-        def tfmagic_setup(i):
-            ops.append(len(graph.get_operations()))
-
-        with tf_warnings_off():
-            figures = rotating(repeats, [(tfmagic_setup, tfmagic_run), (None, plain_run)],
-                               warmup=1, sync=True, warm_bytes=warm_bytes(model))
-        ops.append(len(graph.get_operations()))
-        # The values came back: compare a variable's with the checkpoint's.
-        reader = tf.train.load_checkpoint(prefix)
-        name = model.variables[-1].op.name
-        restored_ok = np.array_equal(ws.session.run(model.variables[-1]), reader.get_tensor(name))
-        del reader
-        notes = [f'{_label(model)}; both restore the same sharded checkpoint (in the page '
-                 f'cache: written just before); {repeats} timed per side after 1 warm-up, order '
-                 f'alternating; os.sync() and {warm_bytes(model) / 1e9:.1f} GB touched before '
-                 'each',
-                 f'graph ops: {ops[0]} before the first %restoreckpt, {ops[1]} after it '
-                 f'(tfmagic builds its restore Saver once: +{ops[1] - ops[0]}), {ops[-1]} after '
-                 f'{repeats} more -> '
-                 + ('identical' if len(set(ops[1:])) == 1 else f'CHANGED {ops}')]
-        note, outside = outside_note('%restoreckpt', 'restore', figures[0][0], inner, 1,
-                                     min(figures[1][0]))
-        notes.append(note)
-        if not said[-1].startswith(f'Restored {N_VARS} variables') or not restored_ok:
-            notes.append(f'WARNING: unexpected restore: {said[-1].strip()!r}, '
-                         f'{name} equal to the checkpoint: {restored_ok}')
-        profile_run(ctx, 'cluster_ckpt_restore_1g', lambda: tfmagic_run(0), os.sync)
-    result = samples_of(*figures).result(
-        'cluster_ckpt_restore_1g', N_VARS, RESTORE_TARGET, notes=notes,
-        extra={'bytes': model.nbytes, 'ops': ops, 'outside_saver_s': outside})
+    result = time_restoreckpt(ctx, model, 'cluster_ckpt_restore_1g', RESTORE_TARGET,
+                              ctx.repeats(7, 3), _label(model), warm_bytes(model))
     # The last benchmark on the cluster: stop its tasks, free their memory.
     release(ctx)
     return result
-

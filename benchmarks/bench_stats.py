@@ -16,18 +16,18 @@ callable's fetch plus size, nbytes, min, max, mean, std of every array.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import tensorflow as tf
 from _common import (
+    MEMORY_PROBE,
     Context,
     Result,
     benchmark,
     cell,
+    extra_peak,
     get_variable_code,
     interleaved,
+    memory_child,
     plain_graph,
     profile_run,
     progress,
@@ -97,46 +97,16 @@ MEMORY_TARGET = 1.25
 GiB = 2**30
 
 #: One side of stats_memory_1g, run as ``python -c MEMORY_CHILD SIDE SHAPE``
-#: in a process of its own, so that its peak resident memory is its own. It
-#: prints one JSON line: for each measured step the resident bytes before it,
-#: at its peak and after it.
-MEMORY_CHILD = r"""
-import gc, json, os, resource, sys, tracemalloc
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+#: in a process of its own (:func:`memory_child`), so that its peak resident
+#: memory is its own. It prints one JSON line: for each measured step the
+#: resident bytes before it, at its peak and after it.
+MEMORY_CHILD = MEMORY_PROBE + r"""
+import json, sys, tracemalloc
 import tensorflow as tf
 
 side, shape = sys.argv[1], json.loads(sys.argv[2])
 CODE = (f"v = tf.compat.v1.get_variable('v', {shape}, "
         "initializer=tf.compat.v1.random_uniform_initializer())")
-
-
-def status(key):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1]) * 1024
-
-
-def reset_peak():
-    # Linux >= 4.0: VmHWM restarts from the current RSS. Without it the
-    # peak is ru_maxrss over the whole process: init's peak may then count.
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return 'VmHWM'
-    except OSError:
-        return 'ru_maxrss'
-
-
-def measured(step):
-    gc.collect()
-    before = status('VmRSS')
-    method = reset_peak()
-    out = step()
-    peak = (status('VmHWM') if method == 'VmHWM'
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return out, {'before': before, 'peak': peak, 'after': status('VmRSS'), 'method': method}
-
 
 report = {}
 if side == 'tfmagic':
@@ -185,19 +155,7 @@ print(json.dumps(report))
 
 def _memory_child(side: str, shape: list[int]) -> dict:
     """Run one side in a child process (the venv's python, as this one)."""
-    done = subprocess.run([sys.executable, '-c', MEMORY_CHILD, side, json.dumps(shape)],
-                          capture_output=True, text=True, timeout=1800,
-                          cwd=Path(__file__).resolve().parent.parent)
-    if done.returncode != 0:
-        raise RuntimeError(f'{side} child failed ({done.returncode}):\n{done.stderr[-3000:]}')
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    progress(f'    {side}: {report}')
-    return report
-
-
-def _extra(step: dict) -> int:
-    """Bytes the step's peak lay above the resident size before it."""
-    return step['peak'] - step['before']
+    return memory_child(MEMORY_CHILD, side, json.dumps(shape), label=side, timeout=1800)
 
 
 @benchmark('stats_memory_1g', target=MEMORY_TARGET)
@@ -217,8 +175,8 @@ def bench_stats_memory(ctx: Context) -> Result:
     tfmagic = _memory_child('tfmagic', shape)
     plain = _memory_child('plain', shape)
 
-    magic_extra, plain_extra = _extra(tfmagic['vars_stats']), _extra(plain['fetch_numpy'])
-    fetch_extra, stats_extra = _extra(tfmagic['fetch']), _extra(tfmagic['value_stats'])
+    magic_extra, plain_extra = extra_peak(tfmagic['vars_stats']), extra_peak(plain['fetch_numpy'])
+    fetch_extra, stats_extra = extra_peak(tfmagic['fetch']), extra_peak(tfmagic['value_stats'])
     method = {tfmagic['vars_stats']['method'], plain['fetch_numpy']['method']}
     notes = [
         f'bytes, not seconds: tfmagic s = extra peak RSS of %vars --stats, '

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="benchmarks to run: a name, a prefix such as 'cells', "
                              "a module such as 'bench_vars', or a glob; default all")
     parser.add_argument('--quick', action='store_true',
-                        help='smaller sizes and fewer repeats (about a minute)')
+                        help='smaller sizes and fewer repeats (about two minutes)')
     parser.add_argument('--repeats', type=int, metavar='N',
                         help='timed repeats per side for every benchmark (overrides defaults)')
     parser.add_argument('--profile', action='store_true',
@@ -130,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
 
     benchmarks = load()
     if args.list:
+        width = max(len(b.name) for b in benchmarks)
         for b in benchmarks:
-            print(f'{b.name:<20} target <= {b.target:g}   {b.doc}')
+            print(f'{b.name:<{width}}  target <= {b.target:g}   {b.doc}')
         return 0
     chosen, unknown = select(benchmarks, args.names)
     if unknown:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -31,18 +30,15 @@ MAX_FETCH_BYTES = 256 * 2**20
 #: checks, savers); %tfgraph leaves it out.
 OWN_SCOPE = 'tfmagic'
 
-#: Seconds a session on a cluster that answers takes to close, at most
-#: (it is then stopped cleanly, before a local cluster's tasks are).
-_CLOSE_WAIT = 2.0
-
 #: How many distinct fetch sets keep a compiled session callable.
 _CALLABLE_CACHE_SIZE = 16
 
 #: A device function (``replica_device_setter``'s), or a device name.
 DevicePlacement = Callable[[tf.Operation], str] | str
-#: Says why a run on a cluster failed as unavailable or late: the one line
-#: naming the task that stopped answering, or None when all still answer.
-Diagnose = Callable[[tf.errors.OpError], 'str | None']
+#: Whether a cluster still answers, after a run failed with the error
+#: given (as unavailable or late) or before its session is closed (None):
+#: the one line naming the task that stopped answering, or None when all do.
+Diagnose = Callable[[tf.errors.OpError | None], 'str | None']
 
 K = TypeVar('K')
 V = TypeVar('V')
@@ -320,6 +316,7 @@ class Workspace:
         if self.active and not self.at_root():
             raise WorkspaceError('cannot connect inside a scope or another graph; '
                                  'connect at the top level of a cell')
+        self._close_session()  # while it is known how to ask the old target
         self.target, self.cluster = target, cluster
         self._placement, self._diagnose = placement, diagnose
         self.reset()
@@ -458,8 +455,9 @@ class Workspace:
         session, self._session = self._session, None
         if session is None:
             return
-        if session.sess_str:  # its target, which connect() may have changed since
-            close_in_background(session, wait=0 if self.lost else _CLOSE_WAIT)
+        if session.sess_str and (self.lost is not None or (
+                self._diagnose is not None and self._diagnose(None) is not None)):
+            abandon(session)
         else:
             session.close()
 
@@ -594,17 +592,12 @@ class Workspace:
         return run(options=session.with_timeout()) if self.remote else run()
 
 
-def close_in_background(session: tf.compat.v1.Session, wait: float = 0.0) -> None:
-    """Close a session on a cluster on a thread of its own, waiting at most
-    ``wait`` seconds for it: closing waits for every task the session used,
-    for one that stopped answering (noticed or not) until the operation
-    timeout, and then raises."""
-    def close() -> None:
-        with contextlib.suppress(tf.errors.OpError):
-            session.close()
-    closing = threading.Thread(target=close, daemon=True, name='tfmagic-close-cluster-session')
-    closing.start()
-    closing.join(wait)
+def abandon(session: tf.compat.v1.Session) -> None:
+    """Let go of a session on a cluster that stopped answering without
+    closing it: closing asks every task the session used, and retries one
+    that does not answer until the operation timeout. Marked closed, it is
+    freed when collected, with no call to the cluster; its tasks drop it."""
+    session._closed = True  # BaseSession's own flag, which close() and __del__ read
 
 
 def variable_nbytes(var: tf.Variable) -> int:

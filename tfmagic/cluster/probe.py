@@ -8,7 +8,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from ..wording import first_line
-from ..workspace import close_in_background
+from ..workspace import Diagnose, abandon
 from .specs import ClusterError, ClusterSpec, refused, tasks
 
 #: Seconds a task that stopped may take to refuse a connection.
@@ -63,9 +63,9 @@ def _probe_one(target: str, device: str | None, milliseconds: int) -> tf.errors.
     try:
         session.run(probe, options=tf.compat.v1.RunOptions(timeout_in_ms=milliseconds))
     except tf.errors.OpError as err:
+        abandon(session)  # closing it would wait for the task that did not answer
         return err
-    finally:
-        close_in_background(session)  # waits for a task that does not answer
+    session.close()
     return None
 
 
@@ -84,19 +84,19 @@ def lost_message(target: str, what: str) -> str:
 
 
 def diagnose(target: str, spec: ClusterSpec | None, operation_timeout: Callable[[], float]
-             ) -> Callable[[tf.errors.OpError], str | None]:
+             ) -> Diagnose:
     """What :meth:`.Workspace.connect` calls when a run on the cluster failed
-    as unavailable or late: the line naming the task that stopped
-    answering, or None when every task still answers (a slow step)."""
-    def diagnosed(error: tf.errors.OpError) -> str | None:
+    as unavailable or late (``error``), or before closing its session
+    (``None``): the line naming the task that stopped answering, or None
+    when every task answers (a failed run's error is then TensorFlow's own,
+    and the workspace goes on)."""
+    def diagnosed(error: tf.errors.OpError | None) -> str | None:
         try:
             check_reachable(target, spec, min(_RECHECK_TIMEOUT, operation_timeout()))
         except ClusterError as err:
             what = str(err)
         else:
-            if isinstance(error, tf.errors.DeadlineExceededError):
-                return None
-            what = f'a task of {target} is unreachable ({first_line(error)})'
+            return None  # every task answers: a slow run, or a blip to retry
         if isinstance(error, tf.errors.DeadlineExceededError):
             what += ('; a run took longer than TFMagic.operation_timeout '
                      f'({operation_timeout():g} s)')
