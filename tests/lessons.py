@@ -35,6 +35,9 @@ SOLUTIONS = {
     '04_save_restore.ipynb': (
         "answer = 'checkpoints/exercise/enc --map encoder=model/encoder --allow-missing'"),
     '05_cluster.ipynb': 'tasks = [0, 1, 2, 0, 1, 2, 2]',
+    '06_tf2_keras.ipynb': (
+        "answers = ['net/encoder/proj/kernel', 'sgd/net_head_bias_momentum', 'net/head/bias', "
+        "'sgd/iteration']"),
 }
 
 #: What lessons leave in their folder (gitignored); not copied into the test's folder.

@@ -282,7 +282,7 @@ def test_numpy_in_a_graph_cell_says_to_evaluate_in_the_session(ip, capsys, value
     _, hint = _hinted(ip, capsys, f'x = {value}\nx.numpy()')
     assert hint.startswith("tfmagic: cells run in tfmagic's graph (graph mode)")
     assert 'sess.run(x) or x.eval()' in hint
-    assert '%unload_ext tfmagic' in hint and '%tfmode' not in hint
+    assert hint.endswith('to run TF2 (eager) code, switch: %tfmode eager.')
     ok(ip, 'tf.compat.v1.get_default_session().run(x)')
 
 
@@ -292,7 +292,7 @@ def test_iterating_a_dataset_in_a_graph_cell_says_to_use_an_iterator(ip, capsys,
     _, hint = _hinted(ip, capsys, f'ds = tf.data.Dataset.range(3)\n{use}')
     assert 'a tf.data.Dataset cannot be iterated in Python' in hint
     assert 'tf.compat.v1.data.make_one_shot_iterator(ds).get_next()' in hint
-    assert '%unload_ext tfmagic' in hint
+    assert '%tfmode eager' in hint
     assert ok(ip, 'item = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()\n'
                   '[item.eval() for _ in range(3)]') == [0, 1, 2]
 
@@ -307,7 +307,7 @@ def test_keras_training_in_a_graph_cell_says_to_call_the_model(ip, capsys, call)
            "x, y = np.ones((4, 3), 'float32'), np.zeros((4, 2), 'float32')")
     _, hint = _hinted(ip, capsys, call)
     assert hint.startswith("tfmagic: Keras's fit, evaluate and predict need eager execution")
-    assert 'y = model(x), then sess.run(y)' in hint and '%unload_ext tfmagic' in hint
+    assert 'y = model(x), then sess.run(y)' in hint and '%tfmode eager' in hint
     assert ok(ip, 'tf.compat.v1.get_default_session().run(model(x)).shape') == (4, 2)
 
 

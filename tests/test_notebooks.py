@@ -59,7 +59,7 @@ SNAPSHOT_SUMMARY = re.compile(
     r'\(a snapshot from when the panel was shown: run the cell to browse live\)')
 
 LESSONS = ['01_creating_variables.ipynb', '02_scopes.ipynb', '03_sharing.ipynb',
-           '04_save_restore.ipynb', '05_cluster.ipynb']
+           '04_save_restore.ipynb', '05_cluster.ipynb', '06_tf2_keras.ipynb']
 
 
 def test_there_are_lessons():
@@ -520,6 +520,72 @@ def test_lesson_05_teaches_variables_on_a_cluster(executed):
     check = not_yet(nb, ['task 0', 'task 1', 'task 2', '/job:'])
     assert check == ('Not yet: a, b, emb/part_0, emb/part_1, emb/part_2, c, c/Adam '
                      'are on another task.')
+
+
+def test_lesson_06_teaches_variables_in_tf2_and_keras(executed):
+    nb = executed('06_tf2_keras.ipynb')
+    assert text_of(tagged(nb, 'mode')) == (
+        'tfmagic: eager mode: cells run as plain TF2 (eager), variables still tracked; '
+        '0 variables dropped.\n')
+
+    def rows(tag):  # a table's rows, split into words, without the index
+        return [line.split()[1:] for line in text_of(tagged(nb, tag)).splitlines()[1:]]
+
+    # eager tf.Variables: values at once, names not made unique, said after the cell
+    same = tagged(nb, 'same-name').execution_count
+    printed, note = text_of(tagged(nb, 'same-name')).split('tfmagic: ', 1)
+    assert printed == 'v:0 1.5\nv:0 2.0\n'
+    assert note.startswith(
+        'two or more live variables are named v: eager TensorFlow does not make names unique')
+    assert rows('same-vars') == [['v', '()', 'tf.Variable', str(same), 'not', 'reusable']] * 2
+    error = error_of(tagged(nb, 'save-refused'))
+    assert error.ename == 'CheckpointError'
+    assert error.evalue.startswith('cannot save two variables under one name: v ')
+
+    # Keras's paths, from the model and its layers; the v's dropped with del are gone
+    model = str(tagged(nb, 'model').execution_count)
+    paths = ['sequential/d1/kernel', 'sequential/d1/bias',
+             'sequential/d2/kernel', 'sequential/d2/bias']
+    assert text_of(tagged(nb, 'model')) == '[' + ',\n '.join(map(repr, paths)) + ']'
+    assert {row[0]: (row[1], ' '.join(row[2:-2]), *row[-2:]) for row in rows('vars-model')} == {
+        'sequential/d1/kernel': ('sequential/d1', '(3, 4)', 'keras', model),
+        'sequential/d1/bias': ('sequential/d1', '(4,)', 'keras', model),
+        'sequential/d2/kernel': ('sequential/d2', '(4, 1)', 'keras', model),
+        'sequential/d2/bias': ('sequential/d2', '(1,)', 'keras', model)}
+
+    # training lowers the loss, and adds Adam's slots and counters and the loss metric
+    losses = [float(n) for n in re.findall(r'\d+\.\d+', text_of(tagged(nb, 'fit')))]
+    assert len(losses) == 3 and losses == sorted(losses, reverse=True)
+    slots = {f"adam/{path.replace('/', '_')}_{kind}": path
+             for path in paths for kind in ('momentum', 'velocity')}
+    others = ['adam/iteration', 'adam/learning_rate', 'loss/count', 'loss/total']
+    assert {row[0]: (row[1], row[2:]) for row in rows('vars-fit')} == {
+        **{name: ('False', [path]) for name, path in slots.items()},
+        **{name: ('False', []) for name in others}, **{path: ('True', []) for path in paths}}
+
+    # the panel: the model's scopes, each slot under its variable, made by fit
+    fit = tagged(nb, 'fit').execution_count
+    panel = text_of(tagged(nb, 'panel')).splitlines()
+    assert panel[0].startswith('16 variables (10 optimizer state) in 5 scopes')
+    assert [line for line in panel if '▾' in line] == [
+        '▾ adam/  2 variables', '▾ loss/  2 variables', '▾ sequential/  12 variables',
+        '│   ▾ d1/  6 variables', '│   ▾ d2/  6 variables']
+    assert sum(line.endswith(f'optimizer slot  cell {fit}') for line in panel) == 8
+    assert sum(line.endswith(f'keras  cell {model}') for line in panel) == 4
+
+    # saved; a fresh model built; restored: the same predictions, Adam at step 6 again
+    assert re.fullmatch(r'Saved 16 variables \([\d.]+ (bytes|KB)\) to checkpoints/keras/model\.\n',
+                        text_of(tagged(nb, 'save')))
+    assert text_of(tagged(nb, 'rebuild')) == 'False'
+    assert {row[0]: row[-1] for row in rows('inspect')} == dict.fromkeys(
+        [*slots, *others, *paths], 'match')
+    assert text_of(tagged(nb, 'restore')) == (
+        'Restored 16 variables from checkpoints/keras/model.\n(True, 6)')
+    # the lesson removes its checkpoint (lesson 04's folder keeps only lesson 04's files)
+    assert not (executed.workdir / 'checkpoints' / 'keras').exists()
+
+    check = not_yet(nb, ['net/', 'sgd/', 'momentum', 'iteration'])
+    assert check.startswith("Not yet: 1 (proj's kernel) is not '?'")
 
 
 def main(paths: list[str]) -> None:

@@ -114,14 +114,18 @@ def test_html_and_text_tables(ip, model):
     assert 'layer1/w' in data['text/plain']
 
 
-@pytest.mark.parametrize('line, message', [
+#: What %vars refuses, with what it says (in graph and in eager mode).
+BAD_ARGUMENTS = [
     ('--scope', 'expected one argument'),
     ("--scope ''", "invalid --scope name ''"),
     ("--scope 'a b'", "invalid --scope name 'a b'"),
     ('--bogus', 'unrecognized arguments: --bogus'),
     ('a b', 'unrecognized arguments: b'),
     ("'unclosed", 'No closing quotation'),
-])
+]
+
+
+@pytest.mark.parametrize('line, message', BAD_ARGUMENTS)
 def test_bad_arguments(ip, ws, model, line, message):
     before = ops_count(ws.graph)
     with pytest.raises(UsageError, match='^[^\n]*$') as info:

@@ -3,7 +3,7 @@
 ``%load_ext tfmagic`` runs every cell in a managed ``tf.compat.v1`` graph and
 session and records where each variable came from; see ``%vars?``,
 ``%%tfscope?``, ``%tfreset?``, ``%tfpanel?``, ``%tfgraph?``, ``%saveckpt?``,
-``%restoreckpt?``, ``%ckpts?``, ``%inspectckpt?`` and ``%tfconnect?``.
+``%restoreckpt?``, ``%ckpts?``, ``%inspectckpt?``, ``%tfmode?`` and ``%tfconnect?``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import IPython
 import tensorflow as tf
 
-from . import hints
+from . import drops, hints
 from .tracebacks import ErrorHints
 from .tracking import VariableTracker
 from .wording import PREFIX
@@ -70,6 +70,7 @@ class CellHooks:
         self._transformer = ResetDefaultGraphTransformer()
         self._after_cell: list[Callable[[], None]] = []
         self._error_hints = ErrorHints(shell, self.explain)
+        self._drops: drops.DropWatch | None = None
 
     def register(self) -> None:
         """Hook into the shell; when called from a running cell (``%load_ext``
@@ -123,12 +124,18 @@ class CellHooks:
     def pre_run_cell(self, info: ExecutionInfo) -> None:
         number = cell_number(self.shell) if info.store_history else None
         self.workspace.enter()
+        # Eager mode: what the cell's names held, in case it drops a Keras
+        # model, which only a garbage collection frees (see drops.py).
+        self._drops = (drops.watch(self.shell, info.raw_cell, self.shell.user_ns)
+                       if self.workspace.eager and self.workspace.variables() else None)
         self.tracker.begin_cell(number, info.raw_cell)
 
     def post_run_cell(self, result: ExecutionResult) -> None:
         if not self.workspace.active:  # an empty cell has no pre_run_cell
             return
-        report = self.tracker.end_cell()
+        collect = self._drops is not None and self._drops.needs_collection(self.shell.user_ns)
+        self._drops = None
+        report = self.tracker.end_cell(collect=collect)
         self.workspace.leave()
         notes: list[str | None] = []
         if self.workspace.auto_init and self.workspace.lost is None:
@@ -141,6 +148,7 @@ class CellHooks:
                 notes.extend(hints.not_initialized(var, error)
                              for var, error in self.workspace.take_init_failures())
         notes.append(hints.duplicates_note(report))
+        notes.append(hints.same_names_note(report))
         for note in filter(None, notes):
             print(note)
         self.notify()

@@ -27,7 +27,7 @@ AUTO_REUSE = 'reuse=tf.compat.v1.AUTO_REUSE'
 INIT_ALL = 'sess.run(tf.compat.v1.global_variables_initializer())'
 DEFAULT_SESSION = 'sess = tf.compat.v1.get_default_session()'
 #: How to run TF2 (eager) code while cells run in the managed graph.
-LEAVE_GRAPH_MODE = 'to run TF2 (eager) code, leave tfmagic: %unload_ext tfmagic'
+LEAVE_GRAPH_MODE = 'to run TF2 (eager) code, switch: %tfmode eager'
 
 _ALREADY_EXISTS = re.compile(
     r'^(?:Variable (\S+) already exists, disallowed'
@@ -105,7 +105,7 @@ def explain_error(error: BaseException | None, tracker: VariableTracker,
             '(so does leaving a `with ... as sess:` block).',
             f'Take the current one with {DEFAULT_SESSION}, and re-run the cells that build '
             'what you run in it.')
-    hint = _graph_mode(error, message)
+    hint = None if tracker.workspace.eager else _graph_mode(error, message)
     if hint:
         return hint
     if isinstance(error, AssertionError) and _NESTED_RESET in message:
@@ -338,6 +338,27 @@ def duplicates_note(report: CellReport) -> str | None:
         f'created {_names(copies)} beside {them}: new variables, not the same ones.',
         'To re-run without copies, run %tfreset first, or create them with '
         f'tf.compat.v1.get_variable under {AUTO_REUSE}.')
+
+
+def same_names_note(report: CellReport) -> str | None:
+    """Eager mode: say so when a cell made a variable whose name another
+    live variable has (eager TensorFlow does not make names unique)."""
+    if not report.same_names:
+        return None
+    return _lines(
+        f'two or more live variables are named {_names(report.same_names)}: eager TensorFlow '
+        'does not make names unique, as a graph does.',
+        '%vars lists each; %saveckpt refuses to save them together (a checkpoint key is a '
+        'name). Give them distinct names, or drop the old ones (del, or rebind the name).')
+
+
+def mode_switched(mode: str, dropped: int, untracked: bool = False) -> str:
+    """The one line ``%tfmode`` says after switching; ``untracked``: the
+    variables left behind are eager ones, which live on untracked."""
+    what = ('cells run as plain TF2 (eager), variables still tracked' if mode == 'eager'
+            else "cells run in tfmagic's managed graph and session")
+    gone = 'no longer tracked' if untracked else 'dropped'
+    return f'{PREFIX}{mode} mode: {what}; {plural(dropped, "variable")} {gone}.'
 
 
 RESET_NOTE = _lines(

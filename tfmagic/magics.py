@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import shlex
+import traceback
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,14 +23,14 @@ from IPython.core.magic import (
     output_can_be_silenced,
 )
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Enum, Float, Int, Unicode, observe
 
 from . import checkpoints, cluster, graphview, hints, tables
 from .cellhooks import CellHooks
 from .checkpoints import Checkpointer
 from .panel import VariableBrowser
 from .wording import PREFIX, human_bytes, plural
-from .workspace import WorkspaceError
+from .workspace import MODES, WorkspaceError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,6 +92,25 @@ def parse(magic: ArgumentMagic, line: str) -> argparse.Namespace:
     return magic.parser.parse_args(argv)
 
 
+@contextlib.contextmanager
+def locals_cleared_on_error() -> Iterator[None]:
+    """Clear the local variables of the frames a checkpoint error was raised
+    through: IPython keeps the last traceback, whose frames would keep the
+    variables a failed save or restore was given alive after the user drops
+    them (eager mode). The message is the whole story anyway
+    (``_render_traceback_``)."""
+    try:
+        yield
+    except checkpoints.CheckpointError as err:
+        seen: set[int] = set()
+        error: BaseException | None = err
+        while error is not None and id(error) not in seen:  # and TensorFlow's error within
+            seen.add(id(error))
+            traceback.clear_frames(error.__traceback__)
+            error = error.__cause__ or error.__context__
+        raise
+
+
 def run_cell_body(shell: InteractiveShell, cell: str) -> object:
     """Run ``cell`` in the user namespace as a cell body and return the value
     of its last expression (``None`` if it has none), which IPython then
@@ -133,6 +153,11 @@ class TFMagic(Magics):
         'the session was made).')
     ).tag(config=True)
 
+    mode = Enum(MODES, default_value='graph', help=(
+        "'graph': cells run in tfmagic's managed tf.compat.v1 graph and session; 'eager': "
+        'cells run as plain TF2 (Keras 3, tf.function, tf.data) and tfmagic still tracks '
+        'every variable they make. Switching starts clean, as %tfreset.')).tag(config=True)
+
     def __init__(self, shell: InteractiveShell, hooks: CellHooks, checkpointer: Checkpointer):
         # Set first: Magics.__init__ loads values set with %config earlier
         # (before a %reload_ext, say), which calls the observers below.
@@ -145,6 +170,24 @@ class TFMagic(Magics):
         super().__init__(shell=shell)
         self.workspace.auto_init = self.auto_init
         self.workspace.operation_timeout = self.operation_timeout
+
+    @observe('mode')
+    def _mode_changed(self, change: Bunch) -> None:
+        if change['new'] == self.workspace.mode:
+            return
+        try:
+            self._switch_mode(change['new'])
+        except UsageError:
+            self.set_trait('mode', change['old'])  # the workspace's: this call returns at once
+            raise
+
+    def _switch_mode(self, mode: str) -> None:
+        dropped, was_eager = len(self.tracker.groups()), self.workspace.eager
+        try:
+            self.workspace.set_mode(mode)  # type: ignore[arg-type]  # one of MODES, checked by the caller
+        except WorkspaceError as err:
+            raise UsageError(f'%tfmode: {err}') from None
+        print(hints.mode_switched(mode, dropped, untracked=was_eager))
 
     @observe('operation_timeout')
     def _operation_timeout_changed(self, change: Bunch) -> None:
@@ -181,6 +224,12 @@ class TFMagic(Magics):
         scope = check_scope_name(args.scope.removesuffix('/'))
         if args.name_scope and args.reuse:
             raise UsageError('--reuse applies to variable scopes; drop it or drop --name-scope')
+        if self.workspace.eager:
+            if args.reuse:
+                raise UsageError('--reuse shares get_variable variables, which eager mode does '
+                                 'not have: share a variable by passing the object itself')
+            with tf.name_scope(scope):
+                return run_cell_body(self.shell, cell)
         with scope_context(scope, name_scope_only=args.name_scope,
                            reuse=_REUSE_MODES.get(args.reuse)):
             return run_cell_body(self.shell, cell)
@@ -229,7 +278,37 @@ class TFMagic(Magics):
             self.workspace.reset()
         except WorkspaceError as err:
             raise UsageError(f'%tfreset: {err}') from None
-        print(f'{PREFIX}new graph and session; {plural(count, "variable")} dropped.')
+        if self.workspace.eager:
+            print(f'{PREFIX}{plural(count, "variable")} no longer tracked (eager mode: the '
+                  'Python names that hold them still do); new ones are.')
+        else:
+            print(f'{PREFIX}new graph and session; {plural(count, "variable")} dropped.')
+
+    @magic_arguments()
+    @argument('mode', nargs='?', choices=MODES, help="'graph' (the default) or 'eager'")
+    @line_magic
+    def tfmode(self, line: str) -> None:
+        """Show or switch how cells run: 'graph' (tfmagic's managed
+        tf.compat.v1 graph and session, the default) or 'eager' (plain TF2:
+        Keras 3's fit and predict, tf.function, tf.data, .numpy()).
+
+        In eager mode tfmagic still tracks every variable a cell makes,
+        tf.Variable, Keras layers, optimizers and metrics, and tf.Module:
+        %vars, %tfpanel and the checkpoint magics work on them. Switching
+        starts clean, as %tfreset, and says so. Same as
+        %config TFMagic.mode = 'eager'. Examples::
+
+            %tfmode eager
+            %tfmode
+        """
+        args = parse(self.tfmode, line)
+        if args.mode is None:
+            print(f'{PREFIX}{self.workspace.mode} mode.')
+        elif args.mode == self.workspace.mode:
+            print(f'{PREFIX}already in {args.mode} mode.')
+        else:
+            self._switch_mode(args.mode)
+            self.mode = args.mode  # the workspace's now: no second switch
 
     @magic_arguments()
     @argument('target', nargs='?', metavar='TARGET',
@@ -262,6 +341,9 @@ class TFMagic(Magics):
         """
         args = parse(self.tfconnect, line)
         ws = self.workspace
+        if ws.eager and (args.target is not None or args.local_cluster is not None):
+            raise UsageError('%tfconnect runs the managed graph on a cluster; eager mode always '
+                             'runs in this process: %tfmode graph first')
         if args.target is None and args.local_cluster is None:
             if args.cluster:
                 raise UsageError('--cluster describes the cluster of a TARGET: '
@@ -364,6 +446,9 @@ class TFMagic(Magics):
             %tfgraph encoder --save encoder.svg
         """
         args = parse(self.tfgraph, line)
+        if self.workspace.eager:
+            raise UsageError('eager mode has no graph to draw: %tfmode graph, or draw a '
+                             'tf.function\'s graph with TensorBoard')
         if args.depth < 1:
             raise UsageError('--depth must be 1 or more')
         scope = args.scope.rstrip('/')
@@ -421,7 +506,8 @@ class TFMagic(Magics):
         if keep < 0:
             raise UsageError('--keep must be 0 (keep all) or more')
         prefix = args.prefix or checkpoints.default_prefix(self.checkpoint_dir)
-        print(self.checkpointer.save(prefix, step=args.step, pattern=args.pattern, keep=keep))
+        with locals_cleared_on_error():
+            print(self.checkpointer.save(prefix, step=args.step, pattern=args.pattern, keep=keep))
 
     @magic_arguments()
     @argument('path', nargs='?', metavar='PREFIX|DIR',
@@ -454,7 +540,9 @@ class TFMagic(Magics):
         for name in (n for pair in mapping.items() for n in pair if n):
             check_scope_name(name, '--map')
         prefix = checkpoints.resolve(args.path, self.checkpoint_dir)
-        print(self.checkpointer.restore(prefix, mapping=mapping, allow_missing=args.allow_missing))
+        with locals_cleared_on_error():
+            print(self.checkpointer.restore(prefix, mapping=mapping,
+                                            allow_missing=args.allow_missing))
 
     @magic_arguments()
     @argument('directory', nargs='?', metavar='DIR',
@@ -491,6 +579,7 @@ class TFMagic(Magics):
         """
         args = parse(self.inspectckpt, line)
         prefix = checkpoints.resolve(args.prefix, self.checkpoint_dir)
-        comparison = self.checkpointer.compare(prefix)
-        values = checkpoints.read_values(prefix, comparison.key) if args.stats else None
-        return tables.inspect_frame(comparison, values)
+        with locals_cleared_on_error():
+            comparison = self.checkpointer.compare(prefix)
+            values = checkpoints.read_values(prefix, comparison.key) if args.stats else None
+            return tables.inspect_frame(comparison, values)

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .tracking import NOT_REUSABLE, REUSED, ROLE_OPTIMIZER, ROLE_SLOT, ROLE_VARIABLE, VariableRecord
+from .tracking import (
+    CREATED_BY_KERAS,
+    NOT_REUSABLE,
+    REUSED,
+    ROLE_OPTIMIZER,
+    ROLE_SLOT,
+    ROLE_VARIABLE,
+    VariableRecord,
+)
 from .wording import plural
 
 OPTIMIZER_MARK = '◇'
@@ -34,9 +42,12 @@ class Fact(NamedTuple):
 
 
 def mark(record: VariableRecord) -> str:
-    """``↻`` shared, ``⊘`` a tf.Variable, ``◇`` optimizer state, or ``''``."""
+    """``↻`` shared, ``⊘`` a tf.Variable, ``◇`` optimizer state, or ``''``
+    (a Keras variable, which no one expects get_variable to share)."""
     if record.role != ROLE_VARIABLE:
         return OPTIMIZER_MARK
+    if record.created_by == CREATED_BY_KERAS:
+        return ''
     return _REUSE_MARKS.get(record.reuse_status, '')
 
 
@@ -70,8 +81,13 @@ def is_slot(record: VariableRecord) -> bool:
 def slot_name(record: VariableRecord) -> str:
     """``'Adam'`` for the slot ``enc/W/Adam`` of ``enc/W``, and for
     ``enc/enc/W/Adam``: an optimizer made in a variable scope puts its
-    slots' names in that scope too."""
-    return ('/' + record.name).rpartition(f'/{record.slot_of}/')[2]
+    slots' names in that scope too. ``'momentum'`` for a Keras optimizer's
+    ``adam/enc_W_momentum``."""
+    _, graph_style, after = ('/' + record.name).rpartition(f'/{record.slot_of}/')
+    if graph_style:
+        return after
+    _, keras_style, after = record.name.rpartition(record.slot_of.replace('/', '_') + '_')
+    return after if keras_style else record.name
 
 
 def hover_text(record: VariableRecord, said: list[Fact]) -> str:

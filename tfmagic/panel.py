@@ -68,6 +68,8 @@ NO_DEVICE = '(no device)'
 NOT_PLACED = "not placed (the session's default device)"
 PARTS_HERE = '{here} of {total} parts'
 PARTS_HERE_EXPLAINED = 'this device holds {here} of the {total} parts of this partitioned variable'
+NO_GRAPH_IN_EAGER_MODE = ('Eager mode has no graph to draw: %tfmode graph runs cells in '
+                          "tfmagic's graph.")
 ON_ITS_DEVICE = ('On a cluster the statistics are computed on the task that holds the '
                  'variable, and its values stay there: no histogram or first values.')
 UNREADABLE = ("No value: the session cannot read it (variables on a cluster's devices are "
@@ -789,6 +791,9 @@ class VariableBrowser(widgets.VBox):
     def _show_graph(self, scope: str) -> None:
         """``%tfgraph SCOPE``'s picture; drawn again only when the graph or
         its variables changed since (not after every cell)."""
+        if self._tracker.workspace.eager:
+            self.details.value = _message(NO_GRAPH_IN_EAGER_MODE, 'error')
+            return
         index = graphview.index_of(self._tracker)
         key = (id(index), index.stamp, scope)
         if self._graph_shown is None or self._graph_shown[0] != key:

@@ -16,16 +16,27 @@ own for ``%vars --shards``. An optimizer's slot (``W/Adam``) names the
 variable it belongs to: TensorFlow creates slots, and the optimizer's other
 state (``beta1_power``), colocated with a model variable, and only slots are
 named under it.
+
+In eager mode (``%tfmode eager``) only the creator scope applies: there is no
+graph and no ``get_variable``. Variables are then held weakly (one the user
+drops leaves the records after the next cell), Keras 3's are told apart by
+the code that made them, and a Keras optimizer's slot
+(``adam/sequential_d1_kernel_momentum``) names the variable it belongs to
+(``sequential/d1/kernel``) by Keras's naming rule for slots.
 """
 
 from __future__ import annotations
 
+import gc
 import inspect
 import re
+import sys
+import weakref
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import tensorflow as tf
 
@@ -34,9 +45,10 @@ from .workspace import Workspace
 if TYPE_CHECKING:
     from tensorflow.python.ops.variables import PartitionedVariable
 
-CreatedBy = Literal['tf.Variable', 'get_variable']
+CreatedBy = Literal['tf.Variable', 'get_variable', 'keras']
 CREATED_BY_VARIABLE: CreatedBy = 'tf.Variable'
 CREATED_BY_GET_VARIABLE: CreatedBy = 'get_variable'
+CREATED_BY_KERAS: CreatedBy = 'keras'
 
 ReuseStatus = Literal['not reused', 'reused', 'not reusable']
 NOT_REUSED: ReuseStatus = 'not reused'
@@ -72,7 +84,8 @@ class VariableRecord:
 
     def __post_init__(self) -> None:
         self.scope = self.name.rpartition('/')[0]
-        self.reuse_status = NOT_REUSABLE if self.created_by == CREATED_BY_VARIABLE else NOT_REUSED
+        self.reuse_status = (NOT_REUSED if self.created_by == CREATED_BY_GET_VARIABLE
+                             else NOT_REUSABLE)
 
     def add_reuse(self, cell: int | None) -> None:
         self.reuses += 1
@@ -104,6 +117,8 @@ class CellReport:
     created: list[tf.Variable]
     duplicates: list[tuple[str, str]]  # (name from the earlier run, new copy)
     earlier_cell: int | None = None
+    #: Eager mode: names that two or more live variables have, one made by this cell.
+    same_names: list[str] = field(default_factory=list)
 
 
 def _shape_of(var: tf.Variable) -> tuple | None:
@@ -133,6 +148,52 @@ def _colocated_with(var: tf.Variable) -> str:
     return ''
 
 
+def variable_name(var: tf.Variable) -> str:
+    """The variable's name without the output index: its op's name in a
+    graph, ``v`` for an eager ``v:0``."""
+    if tf.executing_eagerly() or not hasattr(var, 'op'):
+        return var.name.rpartition(':')[0] or var.name
+    return var.op.name
+
+
+#: How many caller frames are searched for the Keras code that makes a
+#: variable: an optimizer's slots are made deep inside a traced tf.function.
+_KERAS_FRAMES = 80
+
+
+#: The modules whose code makes the TensorFlow variable of a Keras 3 variable
+#: (its ``self`` is the Keras variable, with its path).
+_KERAS_VARIABLE_MODULES = ('keras.src.backend.tensorflow.core',
+                           'keras.src.backend.common.variables')
+
+
+class KerasOrigin(NamedTuple):
+    """What the code on the stack says of a variable being made."""
+
+    keras: bool = False  # Keras made it
+    optimizer: bool = False  # a Keras optimizer made it
+    path: str | None = None  # its Keras path, which its TF name may not be
+
+
+def _keras_origin() -> KerasOrigin:
+    """Whether the variable being made comes from Keras, from a Keras
+    optimizer, and its Keras path, by the code on the stack."""
+    frame: FrameType | None = sys._getframe(2)
+    keras, path = False, None
+    for _ in range(_KERAS_FRAMES):
+        if frame is None:
+            break
+        module = frame.f_globals.get('__name__', '')
+        if module.startswith('keras.'):
+            keras = True
+            if path is None and module in _KERAS_VARIABLE_MODULES:
+                path = getattr(frame.f_locals.get('self'), 'path', None)
+            if module.startswith('keras.src.optimizers.'):
+                return KerasOrigin(True, True, path)
+        frame = frame.f_back
+    return KerasOrigin(keras, False, path)
+
+
 _UNIQUIFIED = re.compile(r'_\d+$')
 
 
@@ -160,13 +221,18 @@ class VariableTracker:
         self._changes: list[str] = []  # names created or reused, in order
         self._by_id: dict[int, VariableRecord] = {}
         self._by_name: dict[str, VariableRecord] = {}
-        self._variables: dict[str, tf.Variable] = {}
+        # Weakly: in eager mode nothing else holds a variable the user dropped.
+        self._variables: weakref.WeakValueDictionary[str, tf.Variable] = (
+            weakref.WeakValueDictionary())
+        # Eager mode: Keras's slot names of the variables (a/b/c -> a_b_c).
+        self._underscored: dict[str, str] = {}
         # Partitioned variables: full name -> parts in offset order; kept up
         # to date by _group(), which runs when the graph has new variables.
         self._partitioned: dict[str, tuple[tf.Variable, ...]] = {}
         # How far _group() has read the global and local variable collections.
         self._grouped: tuple[int, int] = (0, 0)
         self._cell_created: list[tf.Variable] = []
+        self._cell_ids: set[int] = set()  # eager mode: the ids of the cell's variables
         #: (first op, end) of each variable (or part) made through the
         #: creator, in graph-version numbers, with the variable: the ops that
         #: make up the variable (%tfgraph folds them into it).
@@ -193,6 +259,14 @@ class VariableTracker:
         return tf.compat.v1.variable_creator_scope(self._creator)
 
     def _creator(self, next_creator: Callable[..., tf.Variable], **kwargs: Any) -> tf.Variable:
+        if self.workspace.eager:
+            var = next_creator(**kwargs)
+            origin = _keras_origin()
+            self._record(var, CREATED_BY_KERAS if origin.keras else CREATED_BY_VARIABLE,
+                         self._cell, optimizer=origin.optimizer, name=origin.path)
+            self._cell_ids.add(id(var))  # not the variable: the cell may drop it
+            self.workspace.note_created(var)
+            return var
         graph = self.workspace.graph
         first = graph.version
         var = next_creator(**kwargs)
@@ -238,12 +312,18 @@ class VariableTracker:
         global_vars, local_vars = self._collections()
         return len(global_vars) + len(local_vars)
 
-    def _record(self, var: tf.Variable, created_by: CreatedBy, cell: int | None) -> VariableRecord:
+    def _record(self, var: tf.Variable, created_by: CreatedBy, cell: int | None, *,
+                optimizer: bool = False, name: str | None = None) -> VariableRecord:
         record = VariableRecord(
-            name=var.op.name, shape=_shape_of(var),
+            name=name or variable_name(var), shape=_shape_of(var),
             dtype=var.dtype.base_dtype.name, created_by=created_by, created_in=cell,
             device=var.device)
-        primary = _colocated_with(var)
+        if self.workspace.eager:
+            self._retire(self._by_id.get(id(var)))  # a freed variable's, whose id this one took
+            self._eager_role(record, optimizer)
+            primary = ''
+        else:
+            primary = _colocated_with(var)
         if primary and primary in self._variables:
             # [the optimizer's name scope/]primary/slot: Adam made in a
             # scope names W's slot enc/W/Adam, or enc/enc/W/Adam in enc.
@@ -257,6 +337,23 @@ class VariableTracker:
         self._variables[record.name] = var
         self._changes.append(record.name)
         return record
+
+    def _eager_role(self, record: VariableRecord, optimizer: bool) -> None:
+        """A Keras optimizer's variable: a slot if its name is Keras's slot
+        name of a recorded variable (``{optimizer}/{a_b_c}_{slot}``), else
+        the optimizer's own state (``adam/iteration``)."""
+        if not optimizer:
+            self._underscored[record.name.replace('/', '_')] = record.name
+            return
+        record.role = ROLE_OPTIMIZER
+        rest = record.name.partition('/')[2]
+        cut = rest.rfind('_')
+        while cut > 0:
+            owner = self._underscored.get(rest[:cut])
+            if owner is not None:
+                record.role, record.slot_of = ROLE_SLOT, owner
+                return
+            cut = rest.rfind('_', 0, cut)
 
     # -- partitioned variables ---------------------------------------------------
 
@@ -317,12 +414,25 @@ class VariableTracker:
         self._cell = number
         self._source = source.strip() if source else None
         self._cell_created = []
+        self._cell_ids = set()
 
-    def end_cell(self) -> CellReport:
+    def end_cell(self, *, collect: bool = False) -> CellReport:
         """Finish the cell; report its new variables and any copies of
-        variables an earlier run of the same source created."""
+        variables an earlier run of the same source created. In eager mode,
+        forget the variables no one holds any more; with ``collect``, after
+        freeing reference cycles (a dropped Keras model is one)."""
         created, self._cell_created = self._cell_created, []
         report = CellReport(created=created, duplicates=[])
+        if self.workspace.eager:
+            if collect:
+                gc.collect()
+            self._forget_dropped()
+            ids, self._cell_ids = self._cell_ids, set()
+            report.created = [var for var in self.workspace.variables() if id(var) in ids]
+            report.same_names = self._same_names(report.created)
+            self._cell = None
+            self._source = None
+            return report
         live = [v for v in created if id(v) in self._by_id]
         if self._source and live:
             names = [self._by_id[id(v)].name for v in live]
@@ -339,6 +449,53 @@ class VariableTracker:
         self._source = None
         return report
 
+    def _forget_dropped(self) -> None:
+        """Eager mode: drop the records of variables no one holds any more
+        (weakly held, they are gone once freed); a new generation, so that
+        views of the records start over."""
+        live = self.workspace.variables()
+        live_ids = set(map(id, live))
+        dropped = [key for key in self._by_id if key not in live_ids]
+        for key in dropped:
+            self._retire(self._by_id.pop(key))
+        for var in live:  # a name another variable still has
+            record = self._by_id.get(id(var))
+            if record is not None and record.name not in self._by_name:
+                self._by_name[record.name] = record
+                self._variables[record.name] = var
+        names = {record.name for record in self._by_id.values()}
+        for underscored, name in list(self._underscored.items()):
+            if name not in names:
+                del self._underscored[underscored]
+
+    def _retire(self, record: VariableRecord | None) -> None:
+        """Eager mode: forget the record of a freed variable; a new
+        generation, so that views of the records start over."""
+        if record is None:
+            return
+        if self._by_name.get(record.name) is record:
+            del self._by_name[record.name]
+        self.generation += 1
+
+    def _same_names(self, created: list[tf.Variable]) -> list[str]:
+        """Names of variables made in this cell that another live variable has too."""
+        counts: dict[str, int] = {}
+        for record in self._by_id.values():
+            counts[record.name] = counts.get(record.name, 0) + 1
+        return list(dict.fromkeys(
+            name for var in created
+            if (name := self._by_id[id(var)].name if id(var) in self._by_id else '')
+            and counts[name] > 1))
+
+    def same_names(self) -> dict[str, list[VariableRecord]]:
+        """Eager mode: each name two or more live variables have, with their records."""
+        by_name: dict[str, list[VariableRecord]] = {}
+        for var in self.workspace.variables():
+            record = self._by_id.get(id(var))
+            if record is not None:
+                by_name.setdefault(record.name, []).append(record)
+        return {name: records for name, records in by_name.items() if len(records) > 1}
+
     # -- queries -----------------------------------------------------------------
 
     def record(self, var: tf.Variable) -> VariableRecord:
@@ -351,6 +508,8 @@ class VariableTracker:
     def _infer_created_by(self, var: tf.Variable) -> CreatedBy:
         # get_variable keeps what it creates in the graph's variable store;
         # a variable found there under its own name came from get_variable.
+        if self.workspace.eager:
+            return CREATED_BY_VARIABLE
         self._quiet = True
         try:
             with self.workspace.graph.as_default():

@@ -1,9 +1,14 @@
-"""The managed ``tf.compat.v1`` graph and session, entered around each cell.
+"""The managed ``tf.compat.v1`` graph and session, entered around each cell
+(graph mode); or, in eager mode, no graph at all: cells run as plain TF2.
 
 A :class:`Workspace` owns one graph and a session bound to it (created on first
 use). :meth:`Workspace.enter` makes both the defaults, together with any
 per-cell contexts other layers registered (the variable tracker's creator
 scope); :meth:`Workspace.leave` undoes exactly that, whatever the cell did.
+
+In eager mode the workspace only enters the per-cell contexts (the tracker's
+creator scope sees every variable made) and holds the variables weakly: one
+the user drops leaves it, and nothing here keeps its memory alive.
 
 It also holds the few session-side services the upper layers share, each built
 so that a repeated call adds no op to the graph: which variables are
@@ -15,10 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 import tensorflow as tf
@@ -29,6 +35,11 @@ MAX_FETCH_BYTES = 256 * 2**20
 #: The name scope of the ops tfmagic adds to the graph (initialization
 #: checks, savers); %tfgraph leaves it out.
 OWN_SCOPE = 'tfmagic'
+
+Mode = Literal['graph', 'eager']
+GRAPH: Mode = 'graph'
+EAGER: Mode = 'eager'
+MODES: tuple[Mode, ...] = (GRAPH, EAGER)
 
 #: How many distinct fetch sets keep a compiled session callable.
 _CALLABLE_CACHE_SIZE = 16
@@ -198,6 +209,8 @@ class Workspace:
         self.operation_timeout = 60.0
         self._placement: Callable[[], DevicePlacement] | None = None
         self._diagnose: Diagnose | None = None
+        #: 'graph': cells run in the managed graph and session; 'eager': as plain TF2.
+        self.mode: Mode = GRAPH
         self._cell_contexts: list[Callable[[], AbstractContextManager]] = []
         self._reset_listeners: list[Callable[[Workspace], None]] = []
         self._active: contextlib.ExitStack | None = None
@@ -219,6 +232,8 @@ class Workspace:
         self._callables: LRUDict[tuple[int, ...], Callable[..., list]] = LRUDict(
             _CALLABLE_CACHE_SIZE)
         self._own_ops: dict[tuple, Any] = {}
+        # Eager mode: the variables made in cells, held weakly, in creation order.
+        self._eager: dict[int, weakref.ref[tf.Variable]] = {}
         #: Why the cluster stopped answering; then every run fails at once.
         self.lost: str | None = None
         # Made once per graph: replica_device_setter's round robin goes on
@@ -235,10 +250,28 @@ class Workspace:
     # -- graph and session ---------------------------------------------------
 
     @property
+    def eager(self) -> bool:
+        return self.mode == EAGER
+
+    def set_mode(self, mode: Mode) -> None:
+        """Run cells in the managed graph (``'graph'``) or as plain TF2
+        (``'eager'``); starts clean (see :meth:`reset`)."""
+        if mode not in MODES:
+            raise WorkspaceError(f'no mode {mode!r}: {" or ".join(MODES)}')
+        if self.remote and mode == EAGER:
+            raise WorkspaceError('eager mode runs in this process: %tfconnect local first')
+        if self.active and not self.at_root():
+            raise WorkspaceError('cannot switch modes inside a scope or another graph; '
+                                 'switch at the top level of a cell')
+        self.reset(mode=mode)
+
+    @property
     def session(self) -> tf.compat.v1.Session:
         """The session on :attr:`graph`, created on first use, and again if
         user code closed it (``with tf.compat.v1.get_default_session() as s:``
         does); variables then start without values, as in any new session."""
+        if self.eager:
+            raise WorkspaceError('eager mode has no session: cells run as plain TF2')
         return self._open_session()
 
     def _open_session(self) -> ManagedSession:
@@ -276,6 +309,9 @@ class Workspace:
         initializes what was created before it, so nothing can have run
         since this variable's ops were made.
         """
+        if self.eager:
+            self._eager[id(var)] = weakref.ref(var, self._forget_eager(id(var)))
+            return
         if not self.auto_init or getattr(var, 'graph', None) is not self.graph:
             return
         self._pending.append(var)
@@ -334,6 +370,14 @@ class Workspace:
             if self.lost is None:  # every task answers: a slow step, not a lost cluster
                 return None
         return ClusterUnreachableError(self.lost)
+
+    def _forget_eager(self, key: int) -> Callable[[weakref.ref], None]:
+        eager = self._eager
+
+        def forget(ref: weakref.ref) -> None:
+            if eager.get(key) is ref:
+                del eager[key]
+        return forget
 
     def _before_run(self) -> None:
         if self.lost is not None:
@@ -394,8 +438,9 @@ class Workspace:
         self.leave()
         stack = contextlib.ExitStack()
         try:
-            stack.enter_context(self.graph.as_default())
-            stack.enter_context(self.session.as_default())
+            if not self.eager:
+                stack.enter_context(self.graph.as_default())
+                stack.enter_context(self.session.as_default())
             if self._device_function is not None:
                 stack.enter_context(self.graph.device(self._device_function))
             for factory in self._cell_contexts:
@@ -422,14 +467,17 @@ class Workspace:
 
     def at_root(self) -> bool:
         """True when no user scope or other graph is open inside the workspace."""
+        if self.eager:
+            return tf.executing_eagerly() and not tf.get_current_name_scope()
         if tf.compat.v1.get_default_graph() is not self.graph:
             return False
         with self.graph.as_default():
             return (tf.compat.v1.get_variable_scope().name == ''
                     and self.graph.get_name_scope() == '')
 
-    def reset(self) -> None:
-        """Discard graph, session and everything cached about them.
+    def reset(self, *, mode: Mode | None = None) -> None:
+        """Discard graph, session and everything cached about them (and
+        switch to ``mode``, if given).
 
         When called from inside a cell the new graph is entered in place of the
         old one, so the rest of the cell runs in it.
@@ -441,6 +489,8 @@ class Workspace:
                 'reset at the top level of a cell')
         self.leave()
         self._close_session()
+        if mode is not None:
+            self.mode = mode
         self._new_graph()
         for listener in list(self._reset_listeners):
             listener(self)
@@ -464,7 +514,10 @@ class Workspace:
     # -- variables -----------------------------------------------------------
 
     def variables(self) -> list[tf.Variable]:
-        """Global and local variables of the graph, each once, in creation order."""
+        """Global and local variables of the graph, each once, in creation
+        order; in eager mode, those made in cells that are still alive."""
+        if self.eager:
+            return [var for ref in list(self._eager.values()) if (var := ref()) is not None]
         global_vars = self.graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
         local_vars = self.graph.get_collection(tf.compat.v1.GraphKeys.LOCAL_VARIABLES)
         if not local_vars:
@@ -473,6 +526,8 @@ class Workspace:
         return global_vars + [v for v in local_vars if id(v) not in seen]
 
     def trainable_ids(self) -> set[int]:
+        if self.eager:
+            return {id(var) for var in self.variables() if var.trainable}
         return {id(v) for v in self.graph.get_collection(
             tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)}
 
@@ -480,8 +535,11 @@ class Workspace:
         """Whether each variable has a value in :attr:`session`.
 
         A variable once initialized stays so for the session's life, so only
-        variables not yet seen initialized are asked about, in one run.
+        variables not yet seen initialized are asked about, in one run. An
+        eager variable always has its value.
         """
+        if self.eager:
+            return [True] * len(variables)
         self._open_session()  # a closed one is replaced: nothing known holds for the new one
         known = self._known_initialized
         flags = [id(v) in known for v in variables]
@@ -562,6 +620,10 @@ class Workspace:
     def iter_values(self, variables: Sequence[tf.Variable],
                     max_batch_bytes: int = MAX_FETCH_BYTES) -> Iterator[np.ndarray]:
         """:meth:`fetch_values` one batch at a time, as they are consumed."""
+        if self.eager:
+            for var in variables:
+                yield var.numpy()
+            return
         key = (max_batch_bytes, *map(id, variables))
         batches = self._batch_plans.get(key)
         if batches is None:

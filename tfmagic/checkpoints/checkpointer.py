@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import tensorflow as tf
@@ -20,6 +21,7 @@ from .comparison import (
     Saveable,
     compare,
     graph_index,
+    map_name,
     saveable_parts,
 )
 from .errors import CheckpointError, SaveInterrupted, quiet_tf_logging
@@ -37,7 +39,7 @@ from .files import (
     unreachable_by_tasks,
     update_state,
 )
-from .index import damaged_data, read_index
+from .index import CheckpointIndex, damaged_data, graph_name, read_index
 
 gfile = tf.io.gfile
 
@@ -97,7 +99,13 @@ class Checkpointer:
     def _saver(self, var_list: list[tf.Variable] | dict[str, Saveable]
                ) -> tf.compat.v1.train.Saver:
         """A Saver for exactly ``var_list`` (a list, or a dict key -> variable),
-        built once; building one adds save/restore ops to the graph."""
+        built once; building one adds save/restore ops to the graph. In eager
+        mode it builds none, and is not kept: it would keep the variables
+        alive after the user dropped them."""
+        if self.workspace.eager:
+            with quiet_tf_logging():  # eagerly, Saver warns that it is deprecated
+                return tf.compat.v1.train.Saver(var_list=var_list, max_to_keep=None,
+                                                save_relative_paths=True)
         items = var_list.items() if isinstance(var_list, dict) else enumerate(var_list)
         key = tuple(sorted((str(k), id(v)) for k, v in items))
         saver = self._savers.get(key)
@@ -110,6 +118,14 @@ class Checkpointer:
                     sharded=self.workspace.remote, name=f'{OWN_SCOPE}/save')
             self._savers[key] = saver
         return saver
+
+    def _in_graph(self) -> AbstractContextManager:
+        """The workspace's graph as the default, in graph mode; in eager
+        mode a Saver works eagerly, on the variables themselves."""
+        return nullcontext() if self.workspace.eager else self.workspace.graph.as_default()
+
+    def _session(self) -> tf.compat.v1.Session | None:
+        return None if self.workspace.eager else self.workspace.session
 
     def _path_for_session(self, path: str) -> str:
         """``path`` as the session's ops must be given it (see :func:`for_tasks`)."""
@@ -131,6 +147,15 @@ class Checkpointer:
         base = normalize_prefix(prefix)
         target = base if step is None else f'{base}-{step}'
         self._path_for_session(target)  # refuses one the tasks cannot reach, before any work
+        # Checked before any variable is held here: a traceback keeps this
+        # frame, and the variable the user then drops, alive.
+        same = [name for name in (self.tracker.same_names() if ws.eager else ())
+                if pattern is None or fnmatch.fnmatchcase(name, pattern)]
+        if same:
+            raise CheckpointError(
+                f'cannot save two variables under one name: {", ".join(same)} (a checkpoint '
+                'key is a name; eager TensorFlow does not make names unique). Rename one, '
+                'drop the old one, or save the others with --vars')
         chosen = [(record, parts) for record, parts in self.tracker.groups()
                   if pattern is None or fnmatch.fnmatchcase(record.name, pattern)]
         if not chosen:
@@ -150,9 +175,11 @@ class Checkpointer:
         committed = False
         try:
             gfile.makedirs(dirname(written))
-            saver = self._saver(variables)
-            with ws.graph.as_default(), quiet_tf_logging():  # else Saver goes eager
-                saver.save(ws.session, self._path_for_session(written), write_state=False)
+            saver = self._saver({record.name: parts[0] for record, parts in chosen}
+                                if ws.eager else variables)
+            with self._in_graph(), quiet_tf_logging():  # else Saver goes eager
+                saver.save(self._session(), self._path_for_session(written), write_state=False,
+                           write_meta_graph=not ws.eager)
             if ws.remote and not exists(written):
                 raise unreachable_by_tasks(target, 'they wrote the files where this notebook '
                                                    'does not see them')
@@ -202,6 +229,8 @@ class Checkpointer:
         # A list compared, not a tuple hashed as a dict key, which measured
         # slower for 10,000 variables. The two most recently used are kept:
         # all variables, and the --vars subset a re-save compares against.
+        if self.workspace.eager:  # not kept: it would keep dropped variables alive
+            return graph_index(self.tracker.groups(variables))
         ids = list(map(id, variables))
         for i, (known, index) in enumerate(self._graph_indexes):
             if known == ids:
@@ -210,6 +239,18 @@ class Checkpointer:
         index = graph_index(self.tracker.groups(variables))
         self._graph_indexes = [(ids, index), *self._graph_indexes[:1]]
         return index
+
+    def _check_one_variable_per_key(self, index: CheckpointIndex,
+                                    mapping: dict[str, str]) -> None:
+        """Eager mode: refuse to restore a key into a name two live
+        variables have (which one would take the value?)."""
+        wanted = {map_name(graph_name(key), mapping) for key in index.shapes}
+        same = [name for name in self.tracker.same_names() if name in wanted]
+        if same:
+            raise CheckpointError(
+                f'cannot restore into two variables of one name: {", ".join(same)} (eager '
+                'TensorFlow does not make names unique). Drop the old one (del, or rebind its '
+                'name) and restore again')
 
     def compare(self, prefix: str, mapping: dict[str, str] | None = None) -> Comparison:
         """The checkpoint at ``prefix`` against the graph, key by key."""
@@ -223,7 +264,10 @@ class Checkpointer:
         is assigned and the error lists each problem, unless
         ``allow_missing``, which restores the matching subset."""
         on_tasks = self._path_for_session(prefix)  # refuses one the tasks cannot reach
-        entries = self.compare(prefix, mapping).entries()
+        index = read_index(prefix)
+        if self.workspace.eager:
+            self._check_one_variable_per_key(index, mapping or {})
+        entries = compare(index, self.graph_index(), mapping).entries()
         problems = [e for e in entries if e.status != MATCH]
         matched = [e for e in entries if e.status == MATCH]
         if problems and not allow_missing:
@@ -241,8 +285,8 @@ class Checkpointer:
             var_list[e.key] = e.variable
         saver = self._saver(var_list)
         try:
-            with self.workspace.graph.as_default(), quiet_tf_logging():
-                saver.restore(self.workspace.session, on_tasks)
+            with self._in_graph(), quiet_tf_logging():
+                saver.restore(self._session(), on_tasks)
         except ClusterUnreachableError:
             raise
         except (tf.errors.NotFoundError, tf.errors.PermissionDeniedError) as err:

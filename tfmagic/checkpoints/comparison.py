@@ -116,8 +116,10 @@ class GraphIndex:
 
 def graph_index(groups: list[tuple[VariableRecord, tuple[tf.Variable, ...]]]) -> GraphIndex:
     """Index logical variables (each record with its parts, see
-    :meth:`VariableTracker.groups`) for :func:`compare`."""
-    by_name = sorted(groups, key=lambda pair: pair[0].name)
+    :meth:`VariableTracker.groups`) for :func:`compare`. Names are unique
+    in a graph; of eager variables that share one, the newest is indexed."""
+    by_name = sorted({r.name: (r, parts) for r, parts in groups}.values(),
+                     key=lambda pair: pair[0].name)
     return GraphIndex(
         variables=MappingProxyType({r.name: parts[0] if len(parts) == 1 else list(parts)
                                     for r, parts in by_name}),
