@@ -312,18 +312,22 @@ def measured(step):
 """
 
 
-def memory_child(script: str, *args: str, label: str, timeout: float) -> dict:
-    """Run ``python -c script args...`` (this python, in the repository, for
-    ``tests.shell``) in a process of its own, so that its peak resident memory
-    is its own; return the JSON report it prints on its last line."""
-    done = subprocess.run([sys.executable, '-c', script, *args],
-                          capture_output=True, text=True, timeout=timeout,
-                          cwd=Path(__file__).resolve().parent.parent)
+def child_report(argv: list[str], *, label: str, timeout: float) -> dict:
+    """Run this python with ``argv`` in the repository (for ``tests.shell``),
+    in a process of its own; return the JSON report it prints on its last line."""
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                          timeout=timeout, cwd=Path(__file__).resolve().parent.parent)
     if done.returncode != 0:
         raise RuntimeError(f'{label} child failed ({done.returncode}):\n{done.stderr[-3000:]}')
     report = json.loads(done.stdout.strip().splitlines()[-1])
     progress(f'    {label}: {report}')
     return report
+
+
+def memory_child(script: str, *args: str, label: str, timeout: float) -> dict:
+    """Run ``python -c script args...`` in a process of its own, so that its
+    peak resident memory is its own; return its JSON report."""
+    return child_report(['-c', script, *args], label=label, timeout=timeout)
 
 
 def extra_peak(step: dict) -> int:

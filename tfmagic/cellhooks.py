@@ -127,7 +127,7 @@ class CellHooks:
         # Eager mode: what the cell's names held, in case it drops a Keras
         # model, which only a garbage collection frees (see drops.py).
         self._drops = (drops.watch(self.shell, info.raw_cell, self.shell.user_ns)
-                       if self.workspace.eager and self.workspace.variables() else None)
+                       if self.workspace.eager and self.workspace.holds_variables() else None)
         self.tracker.begin_cell(number, info.raw_cell)
 
     def post_run_cell(self, result: ExecutionResult) -> None:

@@ -525,6 +525,14 @@ class Workspace:
         seen = set(map(id, global_vars))
         return global_vars + [v for v in local_vars if id(v) not in seen]
 
+    def holds_variables(self) -> bool:
+        """Whether :meth:`variables` would list any, without listing them
+        (a freed eager variable leaves the registry as it goes)."""
+        if self.eager:
+            return bool(self._eager)
+        return bool(self.graph.get_collection_ref(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+                    or self.graph.get_collection_ref(tf.compat.v1.GraphKeys.LOCAL_VARIABLES))
+
     def trainable_ids(self) -> set[int]:
         if self.eager:
             return {id(var) for var in self.variables() if var.trainable}
