@@ -33,7 +33,7 @@ import _common  # noqa: E402  (needs the sys.path entry above; sets TF's log lev
 from _common import REGISTRY, Context, Result  # noqa: E402  (needs the sys.path entry above)
 
 MODULES = ('bench_cells', 'bench_vars', 'bench_stats', 'bench_checkpoints', 'bench_panel',
-           'bench_graph', 'bench_cluster', 'bench_eager')
+           'bench_graph', 'bench_cluster', 'bench_eager', 'bench_migration')
 RESULTS = HERE / 'results' / 'latest.json'
 
 

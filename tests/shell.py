@@ -1,6 +1,8 @@
 """A real InteractiveShell, and running notebook-style cells in it; shared
 by the tests and the benchmarks."""
 
+import contextlib
+
 import tensorflow as tf
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
@@ -38,6 +40,28 @@ def make_shell() -> InteractiveShell:
     shell.run_line_magic('xmode', 'Plain')
     ok(shell, 'import tensorflow as tf\nimport tfmagic')
     return shell
+
+
+@contextlib.contextmanager
+def namespace_kept(shell, mode: str | None = None, code: str = ''):
+    """The shell in ``mode`` (``%tfmode``) with ``code`` run in its namespace
+    (definitions only: a plain ``exec``, not a cell); afterwards the names
+    defined meanwhile are gone, the earlier ones are back, and so is graph
+    mode."""
+    before = {k: v for k, v in shell.user_ns.items() if not k.startswith('_')}
+    if mode:
+        ok(shell, f'%tfmode {mode}')
+    try:
+        if code:
+            exec(code, shell.user_ns)
+        yield shell
+    finally:
+        for name in [k for k in shell.user_ns if not k.startswith('_')]:
+            if name not in before:
+                del shell.user_ns[name]
+        shell.user_ns.update(before)
+        if mode and mode != 'graph':
+            ok(shell, '%tfmode graph')
 
 
 def run(shell, code: str):

@@ -215,10 +215,6 @@ def strangers(model, tmp_path, foreign):
 @pytest.mark.parametrize('path, message', [
     ('notes.txt', ("notes.txt is a text file, not a TensorFlow checkpoint; give a checkpoint's "
                    "prefix (PREFIX of PREFIX.index and PREFIX.data-*) or its directory")),
-    ('m.weights.h5', ("m.weights.h5 is a Keras weights file (HDF5), not a TensorFlow checkpoint; "
-                      "load it in Keras with model.load_weights('m.weights.h5')")),
-    ('m.keras', ("m.keras is a Keras model archive (zip), not a TensorFlow checkpoint; "
-                 "load it with keras.models.load_model('m.keras')")),
     ('novars', ('novars is a SavedModel without variables: '
                 'novars/variables/variables.index does not exist')),
     ('ck/checkpoint', ("ck/checkpoint is TensorFlow's checkpoint state file, not a checkpoint; "
@@ -235,6 +231,21 @@ def test_a_file_that_is_not_a_checkpoint_is_named_for_what_it_is(strangers, tmp_
     assert str(info.value) == message
     assert files(tmp_path) == before
     assert ops_count(tfmagic.workspace().graph) == ops
+    assert values(strangers) == ([[7.0, 7.0], [7.0, 7.0]], [7, 7, 7])
+
+
+@pytest.mark.parametrize('path', ['m.weights.h5', 'm.keras'])
+def test_a_keras_file_without_a_model_keeps_its_own_keys(strangers, tmp_path, path):
+    """Graph mode has no Keras model to place a Keras file's keys: they are
+    the file's own, so the file fits nothing and a restore changes nothing."""
+    frame = ok(strangers, f'%inspectckpt {path}')
+    assert sorted(frame['name']) == ['layers/dense/vars/0', 'layers/dense/vars/1',
+                                     'net/b', 'net/w']
+    assert frame.set_index('name')['shape'].to_dict()['layers/dense/vars/0'] == (3, 2)
+    before = files(tmp_path)
+    with pytest.raises(CheckpointError, match='does not fit the graph; nothing was restored'):
+        strangers.run_line_magic('restoreckpt', path)
+    assert files(tmp_path) == before
     assert values(strangers) == ([[7.0, 7.0], [7.0, 7.0]], [7, 7, 7])
 
 

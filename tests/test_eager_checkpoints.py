@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from IPython.core.error import UsageError
 
-from tests.shell import ok
+from tests.shell import namespace_kept, ok
 from tfmagic.checkpoints import CheckpointError
 
 #: Defined in the shell: a small Sequential 4 -> 3 -> 1 whose model, layers
@@ -65,17 +65,8 @@ def eager(ip, tmp_path, monkeypatch):
     """The shell in eager mode, in a temporary directory, with ``build``; back
     in graph mode afterwards, without the names the test defined."""
     monkeypatch.chdir(tmp_path)
-    before = {k: v for k, v in ip.user_ns.items() if not k.startswith('_')}
-    ok(ip, '%tfmode eager')
-    try:
-        exec(BUILD, ip.user_ns)  # definitions only: no variable is made here
+    with namespace_kept(ip, 'eager', BUILD):
         yield ip
-    finally:
-        for name in [k for k in ip.user_ns if not k.startswith('_')]:
-            if name not in before:
-                del ip.user_ns[name]
-        ip.user_ns.update(before)
-        ok(ip, '%tfmode graph')
 
 
 # Each eager cell ends with a full gc.collect() in tfmagic (about 0.3 s with

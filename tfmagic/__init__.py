@@ -70,7 +70,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
         unload_ipython_extension(_magics.shell)
     ws = Workspace()
     hooks = CellHooks(shell, ws, VariableTracker(ws))
-    magics = TFMagic(shell, hooks, Checkpointer(hooks.tracker))
+    magics = TFMagic(shell, hooks, Checkpointer(hooks.tracker, lambda: shell.user_ns))
     shell.register_magics(magics)
     hooks.register()
     _magics = magics

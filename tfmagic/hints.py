@@ -19,6 +19,7 @@ from types import TracebackType
 
 import tensorflow as tf
 
+from .checkpoints import CheckpointMap
 from .tracking import CREATED_BY_VARIABLE, CellReport, VariableRecord, VariableTracker
 from .wording import PREFIX, plural
 from .workspace import raised_in_managed_session
@@ -54,6 +55,8 @@ _VARIABLE_NUMPY = 'numpy() is only available when eager execution is enabled.'
 _NESTED_RESET = 'Do not use tf.reset_default_graph() to clear nested graphs'
 
 _MAX_NAMES = 3
+#: Problems %mapckpt lists above its table (the table has every one).
+_MAX_PROBLEMS = 12
 
 
 def _where(record: VariableRecord) -> str:
@@ -389,7 +392,7 @@ def connection(target: str, cluster: Mapping[str, Sequence[str]] | None,
     """Where the workspace runs, as ``%tfconnect`` says it."""
     if not target:
         return 'the in-process session (local)'
-    where = f'{target}'
+    where = target
     if cluster:
         where += f' with a cluster of {_cluster_jobs(cluster)}'
         if cluster.get('ps'):
@@ -418,4 +421,31 @@ def show_connection(target: str, cluster: Mapping[str, Sequence[str]] | None,
         lines.extend(f'  /job:{job}/task:{i}  {address}' for i, address in enumerate(addresses))
     if lost:
         lines.append('  ' + lost)
+    return '\n'.join(lines)
+
+
+def mapping_summary(found: CheckpointMap, source: str, arguments: Sequence[str],
+                    model: str | None = None) -> str:
+    """What ``%mapckpt`` prints above its table: how the keys were mapped,
+    what is left, and the ``%restoreckpt`` line that reproduces it."""
+    counts = found.counts()
+    keys = len(found) - found.key.count(None)
+    mapped = sum(counts.values())
+    how = ', '.join(f'{n} {how}' for how, n in counts.most_common())
+    lines = [f'{PREFIX}{mapped} of {plural(keys, "key")} mapped'
+             + (f' ({how})' if how else '')
+             + (f', placed by the Keras model {model}' if model else '') + '.']
+    problems = found.problems()
+    lines += [f'  {row.describe()}' for row in problems[:_MAX_PROBLEMS]]
+    if len(problems) > _MAX_PROBLEMS:
+        lines.append(f'  ... and {len(problems) - _MAX_PROBLEMS} more (status column)')
+    if not mapped:
+        lines.append('Nothing to restore with: no key fits a variable.')
+    elif arguments:
+        lines.append('To restore with this mapping:')
+        lines.append(f'  %restoreckpt {source} --map {" ".join(arguments)}'
+                     + (' --allow-missing' if problems else ''))
+    else:
+        lines.append(f'Every mapped key has its variable\'s name: %restoreckpt {source}'
+                     + (' --allow-missing' if problems else ''))
     return '\n'.join(lines)

@@ -510,12 +510,13 @@ class TFMagic(Magics):
             print(self.checkpointer.save(prefix, step=args.step, pattern=args.pattern, keep=keep))
 
     @magic_arguments()
-    @argument('path', nargs='?', metavar='PREFIX|DIR',
-              help='a checkpoint prefix, or a directory for its latest checkpoint '
-                   '(default: the latest in TFMagic.checkpoint_dir)')
+    @argument('path', nargs='?', metavar='PREFIX|DIR|FILE',
+              help='a checkpoint prefix, a directory for its latest checkpoint, or a Keras '
+                   '.weights.h5 / .keras file (default: the latest in TFMagic.checkpoint_dir)')
     @argument('--map', dest='mapping', nargs='+', action='extend', default=[],
               metavar='OLD=NEW',
-              help='rename checkpoint names or scopes into the graph, e.g. old_net=net')
+              help="rename checkpoint names or scopes into the graph, e.g. old_net=net; "
+                   "'auto' maps by evidence, as %%mapckpt shows")
     @argument('--allow-missing', action='store_true',
               help='restore the variables that match and report the rest')
     @line_magic
@@ -524,25 +525,38 @@ class TFMagic(Magics):
 
         Every key, shape and dtype is compared with the graph first (after
         --map renaming); on any mismatch nothing changes and each problem is
-        listed. Examples::
+        listed. --map auto maps the keys as %mapckpt does, and stops on any
+        key it cannot map for sure. A Keras weight file's keys are placed by
+        the live Keras model. Examples::
 
             %restoreckpt
             %restoreckpt checkpoints/model-100
             %restoreckpt old_run/ --map encoder=enc --allow-missing
+            %restoreckpt tf1_model/model.ckpt --map auto
+            %restoreckpt model.weights.h5
         """
         args = parse(self.restoreckpt, line)
-        if args.path is None and len(args.mapping) > 1 and '=' not in args.mapping[-1]:
-            args.path = args.mapping.pop()  # --map a=b PREFIX: the prefix, not a pair
+        source, mapping, auto = self._mapped_source(args.path, args.mapping)
+        with locals_cleared_on_error():
+            print(self.checkpointer.restore(source, mapping=mapping, auto=auto,
+                                            allow_missing=args.allow_missing))
+
+    def _mapped_source(self, path: str | None, pairs: list[str]
+                       ) -> tuple[checkpoints.Source, dict[str, str], bool]:
+        """The checkpoint named by ``path`` and the ``--map`` arguments:
+        ``OLD=NEW`` pairs, or ``auto``."""
+        if path is None and len(pairs) > 1 and '=' not in pairs[-1]:
+            path = pairs.pop()  # --map a=b PREFIX: the prefix, not a pair
+        auto = 'auto' in pairs
+        if auto and len(pairs) > 1:
+            raise UsageError('--map takes auto or OLD=NEW pairs, not both')
         try:
-            mapping = checkpoints.parse_mapping(args.mapping)
+            mapping = {} if auto else checkpoints.parse_mapping(pairs)
         except ValueError as err:
             raise UsageError(str(err)) from None
         for name in (n for pair in mapping.items() for n in pair if n):
             check_scope_name(name, '--map')
-        prefix = checkpoints.resolve(args.path, self.checkpoint_dir)
-        with locals_cleared_on_error():
-            print(self.checkpointer.restore(prefix, mapping=mapping,
-                                            allow_missing=args.allow_missing))
+        return checkpoints.resolve_source(path, self.checkpoint_dir), mapping, auto
 
     @magic_arguments()
     @argument('directory', nargs='?', metavar='DIR',
@@ -560,7 +574,7 @@ class TFMagic(Magics):
 
     @magic_arguments()
     @argument('prefix', metavar='PREFIX',
-              help='a checkpoint prefix, one of its files, or a directory')
+              help='a checkpoint prefix, one of its files, a directory, or a Keras file')
     @argument('--stats', action='store_true',
               help='also read the stored values: size, nbytes, min, max, mean and std of each')
     @line_magic
@@ -572,14 +586,80 @@ class TFMagic(Magics):
         only the checkpoint's index, unless --stats asks for the values'
         statistics (read one tensor at a time). Works on any TF checkpoint:
         a Saver's, a tf.train.Checkpoint's, or a SavedModel's
-        variables/variables. Examples::
+        variables/variables, or a Keras .weights.h5 or .keras file, whose
+        keys (layers/dense/vars/0) are named by the variables of the live
+        Keras model they belong to. Examples::
 
             %inspectckpt checkpoints/model-100
             %inspectckpt checkpoints --stats
+            %inspectckpt model.weights.h5
         """
         args = parse(self.inspectckpt, line)
-        prefix = checkpoints.resolve(args.prefix, self.checkpoint_dir)
+        source = checkpoints.resolve_source(args.prefix, self.checkpoint_dir)
         with locals_cleared_on_error():
-            comparison = self.checkpointer.compare(prefix)
-            values = checkpoints.read_values(prefix, comparison.key) if args.stats else None
-            return tables.inspect_frame(comparison, values)
+            comparison = self.checkpointer.compare(source)
+            values = source.values(comparison.key) if args.stats else None
+            return tables.inspect_frame(comparison, values, mapped_names=source.keras)
+
+    @magic_arguments()
+    @argument('source', metavar='SOURCE',
+              help='a checkpoint prefix, one of its files, a directory, or a Keras file')
+    @line_magic
+    def mapckpt(self, line: str) -> pd.DataFrame:
+        """Map a checkpoint's keys onto the workspace's variables, as a DataFrame.
+
+        Columns: key, shape, dtype, variable, how ('exact', 'object path',
+        'keras order', 'scope renamed', 'TF1 name', 'unique shape'), status
+        ('mapped', 'ambiguous', 'unmatched', 'shape mismatch'); one row per
+        key, then one per variable no key maps to. Two variables that fit a
+        key equally leave it 'ambiguous': nothing is guessed. Prints the
+        --map arguments that reproduce the mapping. Reads only the index.
+        Examples::
+
+            %mapckpt tf1_model/model.ckpt
+            %mapckpt model.weights.h5
+        """
+        args = parse(self.mapckpt, line)
+        source = checkpoints.resolve_source(args.source, self.checkpoint_dir)
+        with locals_cleared_on_error():
+            found = self.checkpointer.auto_map(source)
+            model = (self.checkpointer.placed_keys(source, source.index())[0]
+                     if source.keras else None)
+            print(hints.mapping_summary(found, shlex.quote(str(source)),
+                                        found.map_arguments(), model))
+            return tables.map_frame(found)
+
+    @magic_arguments()
+    @argument('source', metavar='SOURCE',
+              help='a checkpoint prefix, one of its files, a directory, or a Keras file')
+    @argument('dest', metavar='DEST',
+              help='where to write: a checkpoint prefix (tf), or a .weights.h5 file (h5)')
+    @argument('--map', dest='mapping', nargs='+', action='extend', default=[],
+              metavar='OLD=NEW', help="rename keys or scopes; 'auto' maps as %%mapckpt does")
+    @argument('--format', dest='fmt', choices=checkpoints.FORMATS, default='tf',
+              help="'tf': a V2 checkpoint Saver reads (default); 'h5': the Keras weight "
+                   'file of the live Keras model, for model.load_weights')
+    @argument('--force', action='store_true', help='replace DEST if it exists')
+    @line_magic
+    def convertckpt(self, line: str) -> None:
+        """Write a re-keyed copy of a checkpoint, tensor by tensor.
+
+        Keys take the names --map gives them (OLD=NEW pairs, or auto); with
+        --format h5 they go where the live Keras model keeps each variable
+        (its layers' variables; an optimizer's state is not written, and
+        load_weights then keeps the optimizer's own, with a warning).
+        Memory stays near the largest tensor. Never overwrites SOURCE, nor
+        DEST without --force; the copy is written under a temporary name
+        first. Examples::
+
+            %convertckpt tf1/model.ckpt converted/model --map auto
+            %convertckpt old/model new/model --map old_net=net
+            %convertckpt tf1/model.ckpt model.weights.h5 --map auto --format h5
+        """
+        args = parse(self.convertckpt, line)
+        if len(args.mapping) > 1 and '=' not in args.mapping[-1] and args.mapping[-1] != 'auto':
+            raise UsageError('give SOURCE and DEST before --map')
+        source, mapping, auto = self._mapped_source(args.source, args.mapping)
+        with locals_cleared_on_error():
+            print(self.checkpointer.convert(source, args.dest, mapping=mapping, auto=auto,
+                                            fmt=args.fmt, force=args.force))

@@ -912,8 +912,8 @@ class VariableBrowser(widgets.VBox):
         chosen = self.ckpt_list.value
 
         def restore() -> object:
-            prefix = checkpoints.resolve(chosen, self._settings.checkpoint_dir)
-            return self._checkpointer.restore(prefix)
+            source = checkpoints.resolve_source(chosen, self._settings.checkpoint_dir)
+            return self._checkpointer.restore(source)
         self._run(f"Restoring {chosen or 'the latest checkpoint'}…", restore)
 
     def _run(self, doing: str, action: Callable[[], object]) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from .checkpoints import CheckpointInfo, Comparison
+from .checkpoints import CheckpointInfo, CheckpointMap, Comparison
 from .devicestats import device_stats
 from .stats import Stats, value_stats
 from .tracking import VariableInfo, VariableTracker
@@ -20,6 +20,7 @@ VARIABLE_COLUMNS = (
 STATS_COLUMNS = ('size', 'nbytes', 'min', 'max', 'mean', 'std')
 CHECKPOINT_COLUMNS = ('prefix', 'step', 'saved_at', 'size_bytes', 'variables', 'latest')
 INSPECT_COLUMNS = ('name', 'shape', 'dtype', 'status')
+MAP_COLUMNS = ('key', 'shape', 'dtype', 'variable', 'how', 'status')
 
 
 _BY_NAME = operator.attrgetter('record.name')
@@ -138,12 +139,15 @@ def checkpoints_frame(infos: Sequence[CheckpointInfo]) -> pd.DataFrame:
 
 
 def inspect_frame(comparison: Comparison,
-                  values: Iterable[np.ndarray | None] | None = None) -> pd.DataFrame:
+                  values: Iterable[np.ndarray | None] | None = None, *,
+                  mapped_names: bool = False) -> pd.DataFrame:
     """The ``%inspectckpt`` table: checkpoint keys against the graph; with
     ``values``, the stored value of each row in row order (None where the
     checkpoint has none), the statistics of each too. ``values`` is consumed
-    one at a time (see :func:`checkpoints.read_values`)."""
-    keys = comparison.key
+    one at a time (see :func:`checkpoints.read_values`). ``mapped_names``
+    names each row by the variable its key was mapped to (a Keras file's
+    keys, placed by a live model)."""
+    keys = comparison.name if mapped_names else comparison.key
     if None in keys:  # a graph variable missing in the checkpoint: its graph name
         keys = [n if k is None else k for n, k in zip(comparison.name, keys, strict=True)]
     frame = pd.DataFrame({
@@ -153,3 +157,13 @@ def inspect_frame(comparison: Comparison,
         'status': comparison.status,
     }, columns=list(INSPECT_COLUMNS))
     return frame if values is None else with_stats(frame, summarised(values))
+
+
+def map_frame(found: CheckpointMap) -> pd.DataFrame:
+    """The ``%mapckpt`` table: one row per checkpoint key, then one per
+    variable no key maps to (``key`` None)."""
+    # Object columns as given: no type inference (``key`` keeps its None).
+    return pd.DataFrame({
+        'key': found.key, 'shape': found.shape, 'dtype': found.dtype,
+        'variable': found.variable, 'how': found.how, 'status': found.status,
+    }, columns=list(MAP_COLUMNS), dtype=object)

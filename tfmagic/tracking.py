@@ -426,9 +426,10 @@ class VariableTracker:
         if self.workspace.eager:
             if collect:
                 gc.collect()
-            self._forget_dropped()
+            live = self.workspace.variables()
+            self._forget_dropped(live)
             ids, self._cell_ids = self._cell_ids, set()
-            report.created = [var for var in self.workspace.variables() if id(var) in ids]
+            report.created = [var for var in live if id(var) in ids]
             report.same_names = self._same_names(report.created)
             self._cell = None
             self._source = None
@@ -449,11 +450,10 @@ class VariableTracker:
         self._source = None
         return report
 
-    def _forget_dropped(self) -> None:
+    def _forget_dropped(self, live: list[tf.Variable]) -> None:
         """Eager mode: drop the records of variables no one holds any more
-        (weakly held, they are gone once freed); a new generation, so that
-        views of the records start over."""
-        live = self.workspace.variables()
+        (weakly held, they are gone once freed; ``live`` are the others); a
+        new generation, so that views of the records start over."""
         live_ids = set(map(id, live))
         dropped = [key for key in self._by_id if key not in live_ids]
         for key in dropped:
@@ -504,6 +504,11 @@ class VariableTracker:
         if record is None:
             record = self._record(var, self._infer_created_by(var), None)
         return record
+
+    def known_name(self, var: tf.Variable) -> str | None:
+        """The name ``var`` is recorded under; None if it is not recorded."""
+        record = self._by_id.get(id(var))
+        return None if record is None else record.name
 
     def _infer_created_by(self, var: tf.Variable) -> CreatedBy:
         # get_variable keeps what it creates in the graph's variable store;

@@ -16,7 +16,13 @@ What this package adds is safety around the Saver:
 * a save is written under a temporary name and committed by rename, so an
   interrupted or killed save never leaves a checkpoint that looks complete;
 * savers are built once per variable set, so repeated saves and restores add
-  no op to the graph (:mod:`.checkpointer`).
+  no op to the graph (:mod:`.checkpointer`);
+* old checkpoints are mapped onto today's variables by evidence -- exact
+  names, the live objects' structure, renamed scopes, TF1 names, unique
+  shapes -- never by a guess (:mod:`.automap`, :mod:`.live`), and copied
+  under new keys tensor by tensor (:mod:`.convert`);
+* Keras 3 weight files (``.weights.h5``, ``.keras``) are read and written
+  through h5py like checkpoints (:mod:`.keras_files`, :mod:`.sources`).
 
 A partitioned variable is one key, as ``Saver`` writes it, restored into any
 partitioning. All paths go through ``tf.io.gfile``; ``ram://``, ``gs://`` and
@@ -24,6 +30,7 @@ partitioning. All paths go through ``tf.io.gfile``; ``ram://``, ``gs://`` and
 written but never imported.
 """
 
+from .automap import AMBIGUOUS, MAPPED, UNMATCHED, CheckpointMap, MapRow
 from .checkpointer import Checkpointer, RestoreResult, SaveResult
 from .comparison import (
     DTYPE_MISMATCH,
@@ -40,6 +47,7 @@ from .comparison import (
     map_name,
     parse_mapping,
 )
+from .convert import FORMATS, ConvertResult
 from .errors import CheckpointError, SaveInterrupted, quiet_tf_logging
 from .files import (
     CheckpointInfo,
@@ -62,6 +70,7 @@ from .index import (
     read_index,
     read_values,
 )
+from .sources import Source, as_source, resolve_source
 
 __all__ = [
     'Checkpointer', 'SaveResult', 'RestoreResult', 'CheckpointError', 'SaveInterrupted',
@@ -70,4 +79,5 @@ __all__ = [
     'read_index', 'read_values', 'graph_name', 'OBJECT_GRAPH_KEY', 'OBJECT_VALUE_SUFFIX',
     'parse_mapping', 'map_name', 'compare', 'graph_index', 'Comparison', 'Entry', 'GraphIndex',
     'Saveable', 'MATCH', 'MISSING_IN_GRAPH', 'MISSING_IN_CHECKPOINT', 'SHAPE_MISMATCH',
-    'DTYPE_MISMATCH', 'quiet_tf_logging', 'gfile']
+    'DTYPE_MISMATCH', 'quiet_tf_logging', 'gfile', 'Source', 'as_source', 'resolve_source',
+    'CheckpointMap', 'MapRow', 'MAPPED', 'AMBIGUOUS', 'UNMATCHED', 'FORMATS', 'ConvertResult']

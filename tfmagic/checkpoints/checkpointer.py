@@ -4,17 +4,20 @@ checked against the checkpoint first, with savers built once per variable set.""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import tensorflow as tf
 
-from ..tracking import VariableTracker
+from ..tracking import VariableTracker, slice_info
 from ..wording import first_line, human_bytes, plural
 from ..workspace import OWN_SCOPE, ClusterUnreachableError, Workspace
+from .automap import AMBIGUOUS, CheckpointMap, Placement, auto_map
 from .comparison import (
     MATCH,
+    MISSING_IN_CHECKPOINT,
     Comparison,
     Entry,
     GraphIndex,
@@ -24,6 +27,7 @@ from .comparison import (
     map_name,
     saveable_parts,
 )
+from .convert import ConvertResult, destination, write_checkpoint, write_keras
 from .errors import CheckpointError, SaveInterrupted, quiet_tf_logging
 from .files import (
     commit,
@@ -40,6 +44,9 @@ from .files import (
     update_state,
 )
 from .index import CheckpointIndex, damaged_data, graph_name, read_index
+from .keras_files import keras_layout
+from .live import keras_models, keras_order, layer_order, object_paths
+from .sources import Source, as_source
 
 gfile = tf.io.gfile
 
@@ -69,12 +76,20 @@ class RestoreResult:
     prefix: str
     restored: list[str]
     skipped: list[Entry] = field(default_factory=list)
+    #: Variables the checkpoint was never meant to hold (no key maps to
+    #: them under --map auto; a Keras model's metrics), left as they were.
+    kept: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         line = f'Restored {plural(len(self.restored), "variable")} from {self.prefix}.'
         if self.skipped:
             skipped = '; '.join(e.describe() for e in self.skipped)
             line += f' Skipped {len(self.skipped)}: {skipped}.'
+        if self.kept:
+            shown = ', '.join(self.kept[:3]) + (', ...' if len(self.kept) > 3 else '')
+            line += (f' {plural(len(self.kept), "other variable")} ({shown}) '
+                     f'{"has" if len(self.kept) == 1 else "have"} no key in it and kept '
+                     f'{"its value" if len(self.kept) == 1 else "their values"}.')
         return line
 
 
@@ -84,9 +99,13 @@ class RestoreResult:
 class Checkpointer:
     """Saves and restores a workspace's variables, reusing its savers."""
 
-    def __init__(self, tracker: VariableTracker):
+    def __init__(self, tracker: VariableTracker,
+                 namespace: Callable[[], Mapping[str, Any]] = dict):
         self.tracker = tracker
         self.workspace = tracker.workspace
+        #: The notebook's names: the live objects whose structure places a
+        #: checkpoint's keys (see :mod:`.live`).
+        self.namespace = namespace
         self._savers: dict[tuple, tf.compat.v1.train.Saver] = {}
         self._graph_indexes: list[tuple[list[int], GraphIndex]] = []
         self.workspace.on_reset(self._forget)
@@ -252,33 +271,115 @@ class Checkpointer:
                 'TensorFlow does not make names unique). Drop the old one (del, or rebind its '
                 'name) and restore again')
 
-    def compare(self, prefix: str, mapping: dict[str, str] | None = None) -> Comparison:
-        """The checkpoint at ``prefix`` against the graph, key by key."""
-        return compare(read_index(prefix), self.graph_index(), mapping)
+    def placed_keys(self, source: Source, index: CheckpointIndex
+                    ) -> tuple[str | None, dict[str, Placement]]:
+        """The keys of ``source`` that the notebook's live objects place:
+        a Keras file's by the Keras model that explains them (and its name),
+        else by its layers' names and order; a TF2 object-based
+        checkpoint's by the object graphs."""
+        namespace = self.namespace()
+        if not source.keras:
+            return None, object_paths(index, namespace, self.tracker.known_name)
+        model, placed = keras_order(index, namespace, self.tracker.known_name)
+        if placed:
+            return model, placed
+        # No live model: the file's layer names against the workspace's scopes.
+        names = [self.tracker.known_name(var) for var in self.workspace.variables()]
+        return None, layer_order(index, [name for name in names if name is not None])
 
-    def restore(self, prefix: str, *, mapping: dict[str, str] | None = None,
-                allow_missing: bool = False) -> RestoreResult:
+    def _mapping_for(self, source: Source, index: CheckpointIndex,
+                     mapping: dict[str, str] | None, *, strict: bool = True) -> dict[str, str]:
+        """``mapping`` (of the file's own keys) over the names a live Keras
+        model gives a Keras file's keys: without a model its keys are the file's own (``--map
+        auto`` also reads its layers' names). Where several models fit the
+        file alike, ``strict`` refuses; otherwise their keys stay the file's."""
+        if not source.keras:
+            return mapping or {}
+        models, placed = keras_order(index, self.namespace(), self.tracker.known_name)
+        if strict and any(len(names) > 1 for names, _ in placed.values()):
+            raise CheckpointError(
+                f'{source} fits the Keras models {models} alike, so which one it is for is not '
+                f'clear: drop the others, or load it into the one you mean with '
+                f'MODEL.load_weights({str(source)!r})')
+        return {**{key: names[0] for key, (names, _) in placed.items() if len(names) == 1},
+                **(mapping or {})}
+
+    def compare(self, source: Source | str,
+                mapping: dict[str, str] | None = None) -> Comparison:
+        """The checkpoint against the graph, key by key."""
+        source = as_source(source)
+        index = source.index()
+        return compare(index, self.graph_index(),
+                       self._mapping_for(source, index, mapping, strict=False))
+
+    def auto_map(self, source: Source | str) -> CheckpointMap:
+        """Every key of ``source`` mapped onto the workspace by evidence (see
+        :mod:`.automap`); reads only the index."""
+        source = as_source(source)
+        index = source.index()
+        _, placed = self.placed_keys(source, index)
+        return auto_map(index, self.graph_index(), placed)
+
+    def restore(self, source: Source | str, *, mapping: dict[str, str] | None = None,
+                auto: bool = False, allow_missing: bool = False) -> RestoreResult:
         """Assign the checkpoint's values to the graph's variables.
 
         Every key, shape and dtype is checked first; on any mismatch nothing
         is assigned and the error lists each problem, unless
-        ``allow_missing``, which restores the matching subset."""
-        on_tasks = self._path_for_session(prefix)  # refuses one the tasks cannot reach
-        index = read_index(prefix)
+        ``allow_missing``, which restores the matching subset. With
+        ``auto``, the keys are mapped by :meth:`auto_map` first, and an
+        ambiguous or unmatched one is such a problem."""
+        source = as_source(source)
+        prefix = source.path
+        on_tasks = prefix if source.keras else self._path_for_session(prefix)
+        index = source.index()
+        optional: set[str] = set()  # variables whose lack of a key is no problem
+        if auto:
+            found = self.auto_map(source)
+            unmapped = [row for row in found.problems() if row.key is not None]
+            mapping = found.mapping()
+            if not mapping and not any(row.status == AMBIGUOUS for row in unmapped):
+                raise CheckpointError(
+                    f'--map auto found no variable for any key of {prefix}: no name, shape '
+                    'and dtype fits a variable of the workspace (%mapckpt shows each key)')
+            if unmapped and not allow_missing:
+                raise CheckpointError(
+                    f'--map auto cannot map all of {prefix}; nothing was restored:\n'
+                    + '\n'.join('  ' + row.describe() for row in unmapped)
+                    + '\nPass the pairs yourself with --map OLD=NEW (%mapckpt prints the '
+                      'ones it found), or restore the mapped variables only with '
+                      '--allow-missing.')
+            if not mapping:
+                raise CheckpointError(f'--map auto found no variable for any key of {prefix} '
+                                      'that no other variable fits as well (%mapckpt shows '
+                                      'each key)')
+            # The issue of a migration is the checkpoint's keys: variables no
+            # key maps to (an optimizer the old code had not) keep their values.
+            optional = {v for k, v in zip(found.key, found.variable, strict=True) if k is None}
+        else:
+            mapping = self._mapping_for(source, index, mapping)
+            if source.keras:
+                optional = self._outside_keras_file(mapping)
         if self.workspace.eager:
-            self._check_one_variable_per_key(index, mapping or {})
+            self._check_one_variable_per_key(index, mapping)
         entries = compare(index, self.graph_index(), mapping).entries()
-        problems = [e for e in entries if e.status != MATCH]
+        kept = [e.name for e in entries
+                if e.status == MISSING_IN_CHECKPOINT and e.name in optional]
+        problems = [e for e in entries if e.status != MATCH and e.name not in optional]
         matched = [e for e in entries if e.status == MATCH]
         if problems and not allow_missing:
             raise CheckpointError(
                 f'{prefix} does not fit the graph; nothing was restored:\n'
                 + '\n'.join('  ' + e.describe() for e in problems)
-                + '\nRename with --map OLD=NEW (checkpoint scope = graph scope), or '
-                  'restore the matching variables only with --allow-missing.')
+                + '\nRename with --map OLD=NEW (checkpoint scope = graph scope), '
+                  '--map auto to map by evidence, or restore the matching variables only '
+                  'with --allow-missing.')
         if not matched:
             raise CheckpointError(
                 f'nothing to restore: no key of {prefix} matches a graph variable')
+        if source.keras:
+            self._assign(source, matched)
+            return RestoreResult(prefix, [e.name for e in matched], problems, kept)
         var_list: dict[str, Saveable] = {}
         for e in matched:
             assert e.key is not None and e.variable is not None, 'a match has both sides'
@@ -299,4 +400,107 @@ class Checkpointer:
             raise damaged_data(prefix, err) from None
         self.workspace.mark_initialized(
             [part for e in matched for part in saveable_parts(e.variable)])
-        return RestoreResult(prefix, [e.name for e in matched], problems)
+        return RestoreResult(prefix, [e.name for e in matched], problems, kept)
+
+    def _outside_keras_file(self, mapping: dict[str, str]) -> set[str]:
+        """Variables a Keras weight file is not meant to hold: all but those
+        the models it was placed on save (a model's metrics, other models)."""
+        placed = set(mapping.values())
+        saved: set[str] = set()
+        for _, model in keras_models(self.namespace()):
+            names = {self.tracker.known_name(getattr(v, '_value', v))
+                     for v in keras_layout(model).values()}
+            if names & placed:
+                saved.update(name for name in names if name is not None)
+        return set(self.graph_index().names) - saved if saved else set()
+
+    def _names(self, source: Source, index: CheckpointIndex, mapping: dict[str, str] | None,
+               auto: bool) -> dict[str, str]:
+        """Checkpoint name -> the name it takes: by ``mapping``, or with
+        ``auto`` by :meth:`auto_map` (an ambiguous key stops it)."""
+        if not auto:
+            mapping = self._mapping_for(source, index, mapping)
+            return {graph_name(key): map_name(graph_name(key), mapping) for key in index.shapes}
+        found = self.auto_map(source)
+        ambiguous = [row for row in found.problems() if row.status == AMBIGUOUS]
+        if ambiguous or not found.mapping():
+            raise CheckpointError(
+                f'--map auto found no variable for any key of {source}' if not ambiguous else
+                '--map auto will not guess; nothing was written:\n'
+                + '\n'.join('  ' + row.describe() for row in ambiguous)
+                + '\nPass the pairs yourself with --map OLD=NEW (%mapckpt prints the rest).')
+        return found.mapping()
+
+    def convert(self, source: Source | str, dest: str, *, mapping: dict[str, str] | None = None,
+                auto: bool = False, fmt: str = 'tf', force: bool = False) -> ConvertResult:
+        """Write ``source`` to ``dest`` under new keys, tensor by tensor: the
+        names ``mapping`` (or ``auto``) gives, as a V2 checkpoint (``tf``;
+        keys not renamed keep their own) or as the Keras weight file of the
+        live Keras model (``h5``), which must then get every variable."""
+        source = as_source(source)
+        dest = destination(source, dest, fmt, force)
+        index = source.index()
+        names = self._names(source, index, mapping, auto)
+        keys = sorted(index.shapes)
+        if fmt == 'tf':
+            plan = [(key, key if names.get(graph_name(key), graph_name(key)) == graph_name(key)
+                     else names[graph_name(key)]) for key in keys]
+            return write_checkpoint(source, plan, dest)
+        return write_keras(source, self._keras_plan(keys, names, index), dest)
+
+    def _keras_plan(self, keys: list[str], names: dict[str, str],
+                    index: CheckpointIndex) -> list[tuple[str, str]]:
+        """(checkpoint key, Keras key) for every variable of the live Keras
+        model the mapped names reach, in Keras's order."""
+        targets = {names.get(graph_name(key), graph_name(key)): key for key in keys}
+        best: tuple[int, str, dict[str, str]] | None = None
+        for model_name, model in keras_models(self.namespace()):
+            layout: dict[str, str] = {}
+            for keras_key, variable in keras_layout(model).items():
+                inner = getattr(variable, '_value', variable)
+                layout[keras_key] = self.tracker.known_name(inner) or str(variable.path)
+            reached = sum(name in targets for name in layout.values())
+            if best is None or reached > best[0]:
+                best = (reached, model_name, layout)
+        if best is None or not best[0]:
+            raise CheckpointError(
+                '--format h5 writes the weight file of a Keras model, and no live Keras model '
+                'gets a variable from this checkpoint' if best else
+                '--format h5 writes the weight file of a Keras model: build one in the '
+                'notebook first (its variables say where each tensor goes)')
+        _, model_name, layout = best
+        lacking = [name for name in layout.values() if name not in targets]
+        if lacking:
+            raise CheckpointError(
+                f'{model_name}.load_weights would fail: no key of the checkpoint maps to '
+                f'{", ".join(lacking)}; map them with --map OLD=NEW or --map auto')
+        shapes = self.graph_index().shapes
+        for name in layout.values():
+            key = targets[name]
+            if name in shapes and shapes[name] != list(index.shapes[key]):
+                raise CheckpointError(f'{key} -> {name}: shape {tuple(index.shapes[key])} in '
+                                      f'the checkpoint, {tuple(shapes[name] or ())} in '
+                                      f'{model_name}')
+        return [(targets[name], keras_key) for keras_key, name in layout.items()]
+
+    def _assign(self, source: Source, matched: list[Entry]) -> None:
+        """Assign the values of a file no Saver reads (a Keras file): all
+        are read before any is assigned, so a damaged file changes nothing.
+        In graph mode the variables' own initializers take the values as
+        feeds, in one run: no op is added to the graph."""
+        values = list(source.values([e.key for e in matched]))
+        pieces: list[tuple[tf.Variable, object]] = []
+        for entry, value in zip(matched, values, strict=True):
+            assert entry.variable is not None and value is not None, 'a match has both sides'
+            for part in saveable_parts(entry.variable):
+                info = slice_info(part) if isinstance(entry.variable, list) else None
+                pieces.append((part, value if info is None else value[tuple(
+                    slice(start, start + size)
+                    for start, size in zip(info.var_offset, info.var_shape, strict=True))]))
+        if self.workspace.eager:
+            for part, piece in pieces:
+                part.assign(piece)
+        else:
+            feeds = {part.initializer.inputs[1]: piece for part, piece in pieces}
+            self.workspace.session.run([part.initializer for part, _ in pieces], feeds)
+        self.workspace.mark_initialized([part for part, _ in pieces])

@@ -229,15 +229,7 @@ _CHECKPOINT_WANTED = ("give a checkpoint's prefix (PREFIX of PREFIX.index and "
 
 def _not_a_checkpoint(path: str) -> str:
     """What the existing file ``path`` is, since it is not a checkpoint."""
-    head = _head(path)
-    if head.startswith(b'\x89HDF\r\n\x1a\n'):
-        what = ('a Keras weights file (HDF5)' if path.endswith('.weights.h5')
-                else 'an HDF5 file (Keras saves weights in this format)')
-        return (f'{path} is {what}, not a TensorFlow checkpoint; '
-                f'load it in Keras with model.load_weights({path!r})')
-    if head.startswith(b'PK\x03\x04') and path.endswith('.keras'):
-        return (f'{path} is a Keras model archive (zip), not a TensorFlow checkpoint; '
-                f'load it with keras.models.load_model({path!r})')
+    head = _head(path)  # Keras weight files are read as checkpoints (sources.py)
     if _basename(path) == 'checkpoint':
         return (f"{path} is TensorFlow's checkpoint state file, not a checkpoint; "
                 f'give its directory {dirname(path)!r} for the latest checkpoint')

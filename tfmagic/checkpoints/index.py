@@ -4,8 +4,8 @@ and its stored values one tensor at a time."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,13 +37,18 @@ class CheckpointIndex:
 
     shapes: dict[str, list[int]]
     dtypes: dict[str, int]
+    #: A Keras weight file's: the group of each layer's variables
+    #: (``layers/dense/vars``) -> the layer's name when saved (``d1``).
+    layer_names: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.shapes)
 
-    def dtype_names(self, keys: Iterable[str]) -> list[str]:
+    def dtype_names(self, keys: Sequence[str]) -> list[str]:
         names = {enum: _dtype_name(enum) for enum in set(self.dtypes.values())}
-        return [names[self.dtypes[key]] for key in keys]
+        if len(names) == 1:  # one dtype throughout, as most checkpoints have
+            return [next(iter(names.values()))] * len(keys)
+        return list(map(names.__getitem__, map(self.dtypes.__getitem__, keys)))
 
 
 def read_index(prefix: str) -> CheckpointIndex:
