@@ -545,7 +545,7 @@ class TFMagic(Magics):
                        ) -> tuple[checkpoints.Source, dict[str, str], bool]:
         """The checkpoint named by ``path`` and the ``--map`` arguments:
         ``OLD=NEW`` pairs, or ``auto``."""
-        if path is None and len(pairs) > 1 and '=' not in pairs[-1]:
+        if path is None and len(pairs) > 1 and '=' not in pairs[-1] and pairs[-1] != 'auto':
             path = pairs.pop()  # --map a=b PREFIX: the prefix, not a pair
         auto = 'auto' in pairs
         if auto and len(pairs) > 1:
@@ -554,8 +554,14 @@ class TFMagic(Magics):
             mapping = {} if auto else checkpoints.parse_mapping(pairs)
         except ValueError as err:
             raise UsageError(str(err)) from None
-        for name in (n for pair in mapping.items() for n in pair if n):
-            check_scope_name(name, '--map')
+        # The new names must be names a graph can have; the old ones are the
+        # checkpoint's, which may also start with _ (TF2 object paths: _kernel).
+        for old, new in mapping.items():
+            if new:
+                check_scope_name(new, '--map')
+            if old and not all(_SCOPE_PART.match(part.lstrip('_') or '_')
+                               for part in old.split('/')):
+                raise UsageError(f'invalid --map name {old!r}: {SCOPE_RULE}')
         return checkpoints.resolve_source(path, self.checkpoint_dir), mapping, auto
 
     @magic_arguments()

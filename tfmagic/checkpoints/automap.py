@@ -25,7 +25,7 @@ leave the key ``'ambiguous'``, with both named.
 from __future__ import annotations
 
 import shlex
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -71,7 +71,7 @@ class MapRow:
         if self.key is None:
             return f'{self.variable}: no key maps to it'
         if self.status == AMBIGUOUS:
-            return f'{self.key}: ambiguous, could be {" or ".join(self.candidates)}'
+            return f'{self.key}: ambiguous, could be {_either(self.candidates)}'
         if self.status == SHAPE_MISMATCH or self.detail:
             return f'{self.key} -> {self.variable}: {self.detail}'
         return f'{self.key}: no variable fits it ({self.dtype} {self.shape})'
@@ -124,6 +124,16 @@ class CheckpointMap:
                                                  strict=True)
                 if status == MAPPED and key is not None}
 
+    def exact_mapping(self) -> dict[str, str]:
+        """:meth:`mapping` with every other key pinned to its own name: a
+        mapping of single names that :func:`map_name` cannot stretch to the
+        keys under them (``a/w=b/w`` would also rename ``a/w/ema``)."""
+        names = self.names
+        pinned = {names.get(key, key): names.get(key, key) for key, status
+                  in zip(self.key, self.status, strict=True)
+                  if key is not None and status != MAPPED}
+        return {**pinned, **self.mapping()}
+
     def problems(self) -> list[MapRow]:
         if self.status.count(MAPPED) == len(self.status):
             return []
@@ -141,6 +151,17 @@ class CheckpointMap:
     def map_arguments(self) -> list[str]:
         """``OLD=NEW`` pairs for ``--map`` that give exactly this mapping."""
         return format_pairs(reproducing_pairs(self))
+
+
+#: Candidates an ambiguous key names; the rest are counted.
+SHOWN_CANDIDATES = 4
+
+
+def _either(names: list[str]) -> str:
+    """``'a or b'``; ``'a or b or c or d or 7 more'`` for many."""
+    shown = ' or '.join(names[:SHOWN_CANDIDATES])
+    more = len(names) - SHOWN_CANDIDATES
+    return f'{shown} or {more} more' if more > 0 else shown
 
 
 def _fits(graph_shape: list | None, shape: list[int]) -> bool:
@@ -256,7 +277,7 @@ class _Matcher:
             if len(free) == 1:
                 self.take(i, free[0], how)
             elif free:
-                self.target[i], self.how[i], self.status[i] = ' or '.join(free), how, AMBIGUOUS
+                self.target[i], self.how[i], self.status[i] = _either(free), how, AMBIGUOUS
                 self.candidates[keys[i]] = free
         self._close()
 
@@ -282,9 +303,11 @@ class _Matcher:
         keys, shapes, dtypes = self.keys, self.index.shapes, self.index.dtypes
         graph_shapes, graph_dtypes = self.graph.shapes, self.graph.dtypes
         target, how, status = self.target, self.how, self.status
+        owners = {head: head_of_rest.get(next(iter(rests))) for head, rests in keys_by_head.items()}
+        claimed = Counter(owners.values())
         for head, rests in keys_by_head.items():
-            owner = head_of_rest.get(next(iter(rests)))
-            if owner is None:
+            owner = owners[head]
+            if owner is None or claimed[owner] > 1:  # two scopes onto one: not for sure
                 continue
             variables = variables_by_head[owner]
             if not (variables.keys() >= rests.keys() and shared.isdisjoint(rests)):
@@ -320,7 +343,7 @@ class _Matcher:
         # One dtype on both sides, the same: no key's dtype needs checking.
         dtype_set = set(dtypes.values())
         one_dtype = len(dtype_set) == 1 and set(graph_dtypes.values()) == dtype_set
-        taken = 0
+        runs = []  # (start, end, head, rests, owner) of each top-level scope of keys
         start = 0
         while start < n:
             head, sep, first = keys[start].partition('/')
@@ -329,10 +352,16 @@ class _Matcher:
                 continue
             end = bisect_left(keys, head + '0', start)  # '0' follows '/'
             cut = len(head) + 1
-            own = [key[cut:] for key in keys[start:end]]
-            owner = head_of_rest.get(first)
-            variables = variables_by_head.get(owner, {}) if owner is not None else {}
-            targets = list(map(variables.get, own)) if variables else [None]
+            runs.append((start, end, head, [key[cut:] for key in keys[start:end]],
+                         head_of_rest.get(first)))
+            start = end
+        claimed = Counter(owner for *_, owner in runs)
+        taken = 0
+        for start, end, head, own, owner in runs:
+            if owner is None or claimed[owner] > 1:  # two scopes onto one: not for sure
+                continue
+            variables = variables_by_head[owner]
+            targets = list(map(variables.get, own))
             if None not in targets and (not shared or shared.isdisjoint(own)):
                 found = cast(list[str], targets)
                 run_keys = keys[start:end]
@@ -347,9 +376,8 @@ class _Matcher:
                     self.status[start:end] = [MAPPED] * len(own)
                     free.difference_update(found)
                     self.consumed = True
-                    self.scope_groups.append(((head, str(owner)), len(own)))
+                    self.scope_groups.append(((head, owner), len(own)))
                     taken += len(own)
-            start = end
         if taken == n:
             self.open = []
         elif taken:
@@ -357,30 +385,31 @@ class _Matcher:
 
     def by_suffix(self, how: How, rename: Callable[[str], str] | None = None) -> None:
         """Keys whose longest run of trailing name components (after
-        ``rename``; with one, only the keys it changes) is that of one free,
-        fitting variable; repeated while each pass maps some."""
+        ``rename``; with one, only the keys it changes) that any variable
+        has belongs to one free, fitting variable; repeated while each pass
+        maps some. The run is the longest among all variables, taken or
+        not: a key whose own match is taken falls to no weaker one."""
         names, keys = self.names, self.keys
+        by_suffix, by_kind = self.graph.by_suffix, self.graph.by_suffix_and_kind
         if rename is None:
             own = {i: names[i] for i in self.open}
         else:
             own = {i: renamed for i in self.open if (renamed := rename(names[i])) != names[i]}
-        while own:
-            by_suffix: dict[str, list[str]] = {}
-            for variable in self.free:
-                for suffix in _suffixes(variable):
-                    by_suffix.setdefault(suffix, []).append(variable)
-            claims: dict[str, list[tuple[int, str]]] = {}
-            for i, name in own.items():
-                for suffix in _suffixes(name):
-                    found = by_suffix.get(suffix)
-                    if found is None:
-                        continue
-                    fitting = [v for v in found if self.fits(keys[i], v)]
-                    if len(fitting) == 1:
-                        claims.setdefault(fitting[0], []).append((i, suffix))
-                    elif fitting:
-                        self.candidates.setdefault(keys[i], sorted(fitting))
+        # Each key's longest run that some variable shares, fixed once.
+        level: dict[int, str] = {}
+        for i, name in own.items():
+            for suffix in _suffixes(name):
+                if suffix in by_suffix:
+                    level[i] = suffix
                     break
+        while level:
+            claims: dict[str, list[tuple[int, str]]] = {}
+            for i, suffix in level.items():
+                fitting = self._fitting(keys[i], suffix, by_kind)
+                if len(fitting) == 1:
+                    claims.setdefault(fitting[0], []).append((i, suffix))
+                elif fitting:
+                    self.candidates.setdefault(keys[i], fitting)
             taken = 0
             for variable, claimants in claims.items():
                 if len(claimants) > 1:
@@ -397,7 +426,18 @@ class _Matcher:
             self._close()
             if not taken:
                 return
-            own = {i: name for i, name in own.items() if not self.how[i]}
+            level = {i: suffix for i, suffix in level.items() if not self.how[i]}
+
+    def _fitting(self, key: str, suffix: str,
+                 by_kind: Mapping[tuple[str, tuple | None, int], list[str]]) -> list[str]:
+        """The free variables ending in ``suffix`` that fit ``key``: all of
+        them when a few, else the first few (enough to say it is ambiguous)."""
+        shape, dtype = self.index.shapes[key], self.index.dtypes[key]
+        free = self.free
+        found = [v for v in by_kind.get((suffix, tuple(shape), dtype), ()) if v in free]
+        found += [v for v in by_kind.get((suffix, None, dtype), ())
+                  if v in free and self.fits(key, v)]
+        return sorted(found)
 
     def unique_shape(self) -> None:
         if not self.open:
@@ -416,8 +456,9 @@ class _Matcher:
             if len(group) == 1 and len(found) == 1:
                 self.take(group[0], found[0], 'unique shape')
             elif found:
+                shared = sorted(found)  # one list for the whole group
                 for i in group:
-                    self.candidates.setdefault(self.keys[i], sorted(found))
+                    self.candidates.setdefault(self.keys[i], shared)
         self._close()
 
     def result(self) -> CheckpointMap:
@@ -426,7 +467,7 @@ class _Matcher:
         for i in self.open:  # never mapped: ambiguous if some tier saw candidates
             seen = self.candidates.get(keys[i])
             if seen:
-                status[i], target[i] = AMBIGUOUS, ' or '.join(seen)
+                status[i], target[i] = AMBIGUOUS, _either(seen)
         ambiguous = {keys[i]: self.candidates[keys[i]] for i, s in enumerate(status)
                      if s == AMBIGUOUS} if self.candidates else {}
         lacking = sorted(self.free)
@@ -515,28 +556,34 @@ def reproducing_pairs(result: CheckpointMap) -> dict[str, str]:
     scope_of = result.scopes
     scopes = Counter(scope_of[name] if name in scope_of else _scope_pair(name, variable)
                      for name, variable in renamed.items())
-    # The names in each top-level scope, to find a scope's names without a full pass.
-    by_head: dict[str, list[str]] = defaultdict(list)
-    for name in wanted:
-        by_head[name.partition('/')[0]].append(name)
+    ordered = sorted(wanted)  # a scope's names in one bisection, not a pass
     pairs: dict[str, str] = dict(whole)
+    taken = sorted(pairs)
     explained: set[str] = set()
     for (old, new), _ in sorted(scopes.items(), key=lambda item: (-item[1], item[0])):
         if old == new or old in pairs or old.partition('/')[0] in whole:
             continue
         trial = {**pairs, old: new}
-        under = (list(wanted) if not old else
-                 [n for n in by_head.get(old.partition('/')[0], ())
+        under = (ordered if not old else
+                 [n for n in ordered[bisect_left(ordered, old):bisect_left(ordered, old + '0')]
                   if n == old or n.startswith(old + '/')])
         # Where no other pair is inside this scope, it alone renames its names.
-        alone = bool(old) and not any(p.startswith(old + '/') for p in pairs)
+        alone = bool(old) and bisect_left(taken, old + '/') == bisect_left(taken, old + '0')
         if all(_agrees(wanted[name], _renamed(name, old, new) if alone else
                        map_name(name, trial), name, variables) for name in under):
             pairs = trial
+            insort(taken, old)
             explained.update(under)
-    for name, target in renamed.items():
-        if name not in explained and map_name(name, pairs) != target:
-            pairs[name] = target
+    singles = [name for name, target in renamed.items()
+               if name not in explained and map_name(name, pairs) != target]
+    for name in singles:
+        pairs[name] = renamed[name]
+    # A single name is a scope to map_name too: pin the keys under it.
+    for name in singles:
+        for inner in ordered[bisect_left(ordered, name + '/'):bisect_left(ordered, name + '0')]:
+            want = wanted[inner]
+            if not _agrees(want, map_name(inner, pairs), inner, variables):
+                pairs[inner] = want or inner
     return pairs
 
 

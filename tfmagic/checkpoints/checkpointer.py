@@ -4,6 +4,8 @@ checked against the checkpoint first, with savers built once per variable set.""
 from __future__ import annotations
 
 import fnmatch
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from ..tracking import VariableTracker, slice_info
+from ..tracking import VariableTracker
 from ..wording import first_line, human_bytes, plural
 from ..workspace import OWN_SCOPE, ClusterUnreachableError, Workspace
 from .automap import AMBIGUOUS, CheckpointMap, Placement, auto_map
@@ -44,7 +46,7 @@ from .files import (
     update_state,
 )
 from .index import CheckpointIndex, damaged_data, graph_name, read_index
-from .keras_files import keras_layout
+from .keras_files import keras_layout, keras_state
 from .live import keras_models, keras_order, layer_order, object_paths
 from .sources import Source, as_source
 
@@ -285,7 +287,8 @@ class Checkpointer:
             return model, placed
         # No live model: the file's layer names against the workspace's scopes.
         names = [self.tracker.known_name(var) for var in self.workspace.variables()]
-        return None, layer_order(index, [name for name in names if name is not None])
+        return None, layer_order(index, [name for name in names if name is not None],
+                                 self.graph_index().shapes)
 
     def _mapping_for(self, source: Source, index: CheckpointIndex,
                      mapping: dict[str, str] | None, *, strict: bool = True) -> dict[str, str]:
@@ -337,8 +340,8 @@ class Checkpointer:
         if auto:
             found = self.auto_map(source)
             unmapped = [row for row in found.problems() if row.key is not None]
-            mapping = found.mapping()
-            if not mapping and not any(row.status == AMBIGUOUS for row in unmapped):
+            mapping = found.exact_mapping()
+            if not found.mapping() and not any(row.status == AMBIGUOUS for row in unmapped):
                 raise CheckpointError(
                     f'--map auto found no variable for any key of {prefix}: no name, shape '
                     'and dtype fits a variable of the workspace (%mapckpt shows each key)')
@@ -349,7 +352,7 @@ class Checkpointer:
                     + '\nPass the pairs yourself with --map OLD=NEW (%mapckpt prints the '
                       'ones it found), or restore the mapped variables only with '
                       '--allow-missing.')
-            if not mapping:
+            if not found.mapping():
                 raise CheckpointError(f'--map auto found no variable for any key of {prefix} '
                                       'that no other variable fits as well (%mapckpt shows '
                                       'each key)')
@@ -371,9 +374,8 @@ class Checkpointer:
             raise CheckpointError(
                 f'{prefix} does not fit the graph; nothing was restored:\n'
                 + '\n'.join('  ' + e.describe() for e in problems)
-                + '\nRename with --map OLD=NEW (checkpoint scope = graph scope), '
-                  '--map auto to map by evidence, or restore the matching variables only '
-                  'with --allow-missing.')
+                + '\nRename with --map OLD=NEW (checkpoint scope = graph scope), or '
+                  'restore the matching variables only with --allow-missing.')
         if not matched:
             raise CheckpointError(
                 f'nothing to restore: no key of {prefix} matches a graph variable')
@@ -429,7 +431,7 @@ class Checkpointer:
                 '--map auto will not guess; nothing was written:\n'
                 + '\n'.join('  ' + row.describe() for row in ambiguous)
                 + '\nPass the pairs yourself with --map OLD=NEW (%mapckpt prints the rest).')
-        return found.mapping()
+        return found.exact_mapping()
 
     def convert(self, source: Source | str, dest: str, *, mapping: dict[str, str] | None = None,
                 auto: bool = False, fmt: str = 'tf', force: bool = False) -> ConvertResult:
@@ -452,23 +454,33 @@ class Checkpointer:
                     index: CheckpointIndex) -> list[tuple[str, str]]:
         """(checkpoint key, Keras key) for every variable of the live Keras
         model the mapped names reach, in Keras's order."""
-        targets = {names.get(graph_name(key), graph_name(key)): key for key in keys}
-        best: tuple[int, str, dict[str, str]] | None = None
+        targets: dict[str, str] = {}
+        for key in keys:
+            name = names.get(graph_name(key), graph_name(key))
+            if name in targets:
+                raise CheckpointError(f'two keys would be written as {name}: {targets[name]} '
+                                      f'and {key}; map one of them elsewhere')
+            targets[name] = key
+        best: tuple[int, str, dict[str, str], set[str]] | None = None
         for model_name, model in keras_models(self.namespace()):
             layout: dict[str, str] = {}
-            for keras_key, variable in keras_layout(model).items():
+            state, valued = keras_state(model)
+            for keras_key, variable in state.items():
                 inner = getattr(variable, '_value', variable)
                 layout[keras_key] = self.tracker.known_name(inner) or str(variable.path)
             reached = sum(name in targets for name in layout.values())
             if best is None or reached > best[0]:
-                best = (reached, model_name, layout)
+                best = (reached, model_name, layout, valued)
         if best is None or not best[0]:
             raise CheckpointError(
                 '--format h5 writes the weight file of a Keras model, and no live Keras model '
                 'gets a variable from this checkpoint' if best else
                 '--format h5 writes the weight file of a Keras model: build one in the '
                 'notebook first (its variables say where each tensor goes)')
-        _, model_name, layout = best
+        _, model_name, layout, valued = best
+        # An optimizer's state is written only whole: load_weights skips it otherwise.
+        if any(layout[key] not in targets for key in valued):
+            layout = {key: name for key, name in layout.items() if key not in valued}
         lacking = [name for name in layout.values() if name not in targets]
         if lacking:
             raise CheckpointError(
@@ -486,21 +498,32 @@ class Checkpointer:
     def _assign(self, source: Source, matched: list[Entry]) -> None:
         """Assign the values of a file no Saver reads (a Keras file): all
         are read before any is assigned, so a damaged file changes nothing.
-        In graph mode the variables' own initializers take the values as
-        feeds, in one run: no op is added to the graph."""
+        In graph mode they are first copied, tensor by tensor, into a
+        temporary V2 checkpoint, which the variables' Saver restores as it
+        restores any checkpoint (partitioned variables included)."""
+        if not self.workspace.eager:
+            with tempfile.TemporaryDirectory(prefix='tfmagic-restore-') as directory:
+                copy = for_tasks(os.path.join(directory, 'copy'))
+                write_checkpoint(source, [(e.key, e.key) for e in matched if e.key], copy)
+                saver = self._saver({e.key: e.variable for e in matched
+                                     if e.key is not None and e.variable is not None})
+                try:
+                    with self._in_graph(), quiet_tf_logging():
+                        saver.restore(self._session(), copy)
+                except ClusterUnreachableError:
+                    raise
+                except tf.errors.OpError as err:  # one op: nothing was assigned
+                    raise CheckpointError(f'cannot restore from {source}: '
+                                          f'{first_line(err)}') from None
+            self.workspace.mark_initialized(
+                [part for e in matched for part in saveable_parts(e.variable)])
+            return
         values = list(source.values([e.key for e in matched]))
         pieces: list[tuple[tf.Variable, object]] = []
         for entry, value in zip(matched, values, strict=True):
             assert entry.variable is not None and value is not None, 'a match has both sides'
             for part in saveable_parts(entry.variable):
-                info = slice_info(part) if isinstance(entry.variable, list) else None
-                pieces.append((part, value if info is None else value[tuple(
-                    slice(start, start + size)
-                    for start, size in zip(info.var_offset, info.var_shape, strict=True))]))
-        if self.workspace.eager:
-            for part, piece in pieces:
-                part.assign(piece)
-        else:
-            feeds = {part.initializer.inputs[1]: piece for part, piece in pieces}
-            self.workspace.session.run([part.initializer for part, _ in pieces], feeds)
+                pieces.append((part, value))
+        for part, piece in pieces:
+            part.assign(piece)
         self.workspace.mark_initialized([part for part, _ in pieces])

@@ -119,6 +119,35 @@ class GraphIndex:
     dtype_column: list[str]
 
     @functools.cached_property
+    def by_suffix(self) -> dict[str, list[str]]:
+        """Every run of trailing name components (``b/c`` and ``c`` of
+        ``a/b/c``, and the name itself) -> the names that end so."""
+        index: dict[str, list[str]] = {}
+        for name in self.names:
+            suffix = name
+            while True:
+                index.setdefault(suffix, []).append(name)
+                cut = suffix.find('/')
+                if cut < 0:
+                    break
+                suffix = suffix[cut + 1:]
+        return index
+
+    @functools.cached_property
+    def by_suffix_and_kind(self) -> dict[tuple[str, tuple | None, int], list[str]]:
+        """:attr:`by_suffix` split by shape and dtype: a name's fitting
+        variables in one lookup (a name with an unknown dimension is under
+        shape None, to be checked one by one)."""
+        index: dict[tuple[str, tuple | None, int], list[str]] = {}
+        for suffix, names in self.by_suffix.items():
+            for name in names:
+                shape = self.shapes[name]
+                known = shape is not None and None not in shape
+                index.setdefault((suffix, tuple(shape) if known and shape is not None else None,
+                                  self.dtypes[name]), []).append(name)
+        return index
+
+    @functools.cached_property
     def by_head(self) -> tuple[dict[str, dict[str, str]], dict[str, str], frozenset[str]]:
         """The names by top-level scope (``head -> {rest: name}``), each rest's
         first head, and the rests under more than one head: what a mapping

@@ -24,9 +24,9 @@ import tensorflow as tf
 from ..wording import first_line, human_bytes, plural
 from .errors import CheckpointError, quiet_tf_logging
 from .files import (
+    checkpoint_files,
     commit,
     dirname,
-    exists,
     expand_user,
     interrupts_deferred,
     join,
@@ -61,7 +61,7 @@ class ConvertResult:
 def _same_file(a: str, b: str) -> bool:
     if '://' in a or '://' in b:
         return a.rstrip('/') == b.rstrip('/')
-    return os.path.abspath(a) == os.path.abspath(b)
+    return os.path.realpath(a) == os.path.realpath(b)  # through symbolic links too
 
 
 def destination(source: Source, dest: str, fmt: str, force: bool) -> str:
@@ -74,7 +74,7 @@ def destination(source: Source, dest: str, fmt: str, force: bool) -> str:
     if _same_file(dest, source.path):
         raise CheckpointError(f'{dest} is the source itself; write the copy elsewhere '
                               '(a conversion never overwrites its source)')
-    there = exists(dest) if fmt == 'tf' else gfile.exists(dest)
+    there = bool(checkpoint_files(dest)) if fmt == 'tf' else gfile.exists(dest)
     if there and not force:
         raise CheckpointError(f'{dest} already exists; --force replaces it')
     return dest

@@ -139,11 +139,18 @@ def read_keras_values(path: str, keys: Iterable[str | None]) -> Iterator[np.ndar
 
 
 def keras_layout(model: Any) -> dict[str, Any]:
+    """:func:`keras_state` without telling which keys hold values."""
+    return keras_state(model)[0]
+
+
+def keras_state(model: Any) -> tuple[dict[str, Any], set[str]]:
     """Key -> Keras variable, for every variable ``model.save_weights`` would
     write: Keras's own walk over the model, recorded instead of written.
     What is stored as a value (a Keras optimizer stores ``variable.numpy()``
     of each of its variables) is the variable of that position in the
-    variables of the model's attribute at that path (``optimizer``)."""
+    variables of the model's attribute at that path (``optimizer``); the
+    second item names those keys: Keras's ``load_weights`` skips them, with
+    a warning, when their count does not fit."""
     from keras.src.saving import saving_lib
 
     recorded: dict[str, Any] = {}
@@ -172,6 +179,7 @@ def keras_layout(model: Any) -> dict[str, Any]:
                            inner_path='', visited_saveables=set())
     # A Keras optimizer stores its variables' values (variable.numpy()), in
     # the order of its variables; it is the model's attribute at that path.
+    valued: set[str] = set()
     for path, keys in stored_as_values.items():
         owner = model
         for part in path.split('/') if path else ():
@@ -179,8 +187,10 @@ def keras_layout(model: Any) -> dict[str, Any]:
         variables = list(getattr(owner, 'variables', None) or ())
         for key in keys:
             if key.isdigit() and int(key) < len(variables):
-                recorded[f'{path}/vars/{key}' if path else f'vars/{key}'] = variables[int(key)]
-    return recorded
+                full = f'{path}/vars/{key}' if path else f'vars/{key}'
+                recorded[full] = variables[int(key)]
+                valued.add(full)
+    return recorded, valued
 
 
 # -- writing --------------------------------------------------------------------------

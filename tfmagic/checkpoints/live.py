@@ -120,11 +120,13 @@ def object_paths(index: CheckpointIndex, namespace: Mapping[str, Any],
             candidates.setdefault(head, []).append(_placed(
                 index, name, {key: at_path.get(graph_name(key)[cut:]) for key in head_keys},
                 name_of))
-    found: dict[str, Placement] = {}
-    for best in sorted(map(_best, candidates.values()), key=lambda c: -c[0][2] if c else 0):
-        for key, placement in _placements(best, 'object path').items():
-            found.setdefault(key, placement)
-    return found
+    # Every root's best explanation counts: where two disagree on a key (the
+    # checkpoint object of an old model and a new model), it is ambiguous.
+    merged: dict[str, list[str]] = {}
+    for best in map(_best, candidates.values()):
+        for key, (names, _) in _placements(best, 'object path').items():
+            merged.setdefault(key, []).extend(names)
+    return {key: (tuple(dict.fromkeys(names)), 'object path') for key, names in merged.items()}
 
 
 def _placed(index: CheckpointIndex, name: str, variables: Mapping[str, tf.Variable | None],
@@ -175,12 +177,16 @@ def keras_order(index: CheckpointIndex, namespace: Mapping[str, Any],
     return ' or '.join(name for name, _, _ in best) or None, _placements(best, 'keras order')
 
 
-def layer_order(index: CheckpointIndex, names: list[str]) -> dict[str, Placement]:
+def layer_order(index: CheckpointIndex, names: list[str],
+                shapes: Mapping[str, list | None]) -> dict[str, Placement]:
     """Keys of a Keras weight file, without a live model: the I-th key of
     the layer saved as N (``layers/dense/vars/I`` in a group named ``N``)
     -> the I-th variable, in creation order, of the workspace's scope ``N``
     (or ``.../N``). ``names`` are the workspace's variables in creation
-    order; a layer name that ends several scopes places a key in each."""
+    order; a layer name that ends several scopes places a key in each. A
+    variable with a sibling of its shape is no evidence (creation order
+    need not be Keras's: ``beta`` may come before ``gamma``): the key is
+    placed on all of them, ambiguous."""
     by_scope: dict[str, list[str]] = {}
     for name in names:
         by_scope.setdefault(name.rpartition('/')[0], []).append(name)
@@ -191,8 +197,10 @@ def layer_order(index: CheckpointIndex, names: list[str]) -> dict[str, Placement
         if layer is None or not position.isdigit():
             continue
         candidates = tuple(
-            members[int(position)] for scope, members in by_scope.items()
-            if (scope == layer or scope.endswith('/' + layer)) and int(position) < len(members))
+            name for scope, members in by_scope.items()
+            if (scope == layer or scope.endswith('/' + layer)) and int(position) < len(members)
+            for name in members
+            if shapes.get(name) == shapes.get(members[int(position)]))
         if candidates:
             found[key] = (candidates, 'keras order')
     return found
