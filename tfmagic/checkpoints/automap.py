@@ -17,7 +17,10 @@ leave the key ``'ambiguous'``, with both named.
    scope around ``gamma``, ``beta``, ``moving_mean``, ``moving_variance``),
    renamed, then matched as in 4.
 4. ``'scope renamed'``: the longest run of trailing name components agrees
-   (``old_net/dense/kernel`` -> ``net/dense/kernel``).
+   (``old_net/dense/kernel`` -> ``net/dense/kernel``): first whole
+   top-level scopes, when one scope of keys alone renames onto a scope of
+   the workspace, then key by key. A key's longest run is fixed against all
+   variables: when its match is taken, it does not fall to a weaker one.
 5. ``'unique shape'``: the only key and the only variable left with that
    shape and dtype.
 """

@@ -410,8 +410,11 @@ class Checkpointer:
         placed = set(mapping.values())
         saved: set[str] = set()
         for _, model in keras_models(self.namespace()):
-            names = {self.tracker.known_name(getattr(v, '_value', v))
-                     for v in keras_layout(model).values()}
+            try:
+                layout = keras_layout(model)
+            except Exception:  # a model Keras cannot walk holds none of the file
+                continue
+            names = {self.tracker.known_name(getattr(v, '_value', v)) for v in layout.values()}
             if names & placed:
                 saved.update(name for name in names if name is not None)
         return set(self.graph_index().names) - saved if saved else set()
@@ -464,7 +467,10 @@ class Checkpointer:
         best: tuple[int, str, dict[str, str], set[str]] | None = None
         for model_name, model in keras_models(self.namespace()):
             layout: dict[str, str] = {}
-            state, valued = keras_state(model)
+            try:
+                state, valued = keras_state(model)
+            except Exception:  # a model Keras cannot walk gets none of the file
+                continue
             for keras_key, variable in state.items():
                 inner = getattr(variable, '_value', variable)
                 layout[keras_key] = self.tracker.known_name(inner) or str(variable.path)

@@ -175,8 +175,13 @@ def keras_state(model: Any) -> tuple[dict[str, Any], set[str]]:
             else:
                 stored_as_values.setdefault(self.path, []).append(key)
 
-    saving_lib._save_state(model, weights_store=RecordingStore(), assets_store=None,
-                           inner_path='', visited_saveables=set())
+    from tensorflow.python.eager import context
+
+    # Eagerly, as the model's variables were made: an optimizer reads their
+    # values, which a graph-mode cell's default graph would refuse.
+    with context.eager_mode():
+        saving_lib._save_state(model, weights_store=RecordingStore(), assets_store=None,
+                               inner_path='', visited_saveables=set())
     # A Keras optimizer stores its variables' values (variable.numpy()), in
     # the order of its variables; it is the model's attribute at that path.
     valued: set[str] = set()
