@@ -629,8 +629,7 @@ class TFMagic(Magics):
         source = checkpoints.resolve_source(args.source, self.checkpoint_dir)
         with locals_cleared_on_error():
             found = self.checkpointer.auto_map(source)
-            model = (self.checkpointer.placed_keys(source, source.index())[0]
-                     if source.keras else None)
+            model = found.placed_by
             print(hints.mapping_summary(found, shlex.quote(str(source)),
                                         found.map_arguments(), model))
             return tables.map_frame(found)

@@ -104,6 +104,8 @@ class CheckpointMap:
     #: Top-level scopes all of whose keys were renamed as one, ((old, new),
     #: how many keys): ``old=new`` alone gives each of them.
     scope_groups: list[tuple[tuple[str, str], int]] = field(default_factory=list)
+    #: The live Keras model(s) whose layout placed a Keras file's keys.
+    placed_by: str | None = None
 
     def __len__(self) -> int:
         return len(self.key)

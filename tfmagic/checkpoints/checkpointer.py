@@ -315,13 +315,17 @@ class Checkpointer:
         return compare(index, self.graph_index(),
                        self._mapping_for(source, index, mapping, strict=False))
 
-    def auto_map(self, source: Source | str) -> CheckpointMap:
+    def auto_map(self, source: Source | str,
+                 index: CheckpointIndex | None = None) -> CheckpointMap:
         """Every key of ``source`` mapped onto the workspace by evidence (see
-        :mod:`.automap`); reads only the index."""
+        :mod:`.automap`); reads only the index (unless given it)."""
         source = as_source(source)
-        index = source.index()
-        _, placed = self.placed_keys(source, index)
-        return auto_map(index, self.graph_index(), placed)
+        if index is None:
+            index = source.index()
+        model, placed = self.placed_keys(source, index)
+        found = auto_map(index, self.graph_index(), placed)
+        found.placed_by = model
+        return found
 
     def restore(self, source: Source | str, *, mapping: dict[str, str] | None = None,
                 auto: bool = False, allow_missing: bool = False) -> RestoreResult:
@@ -338,7 +342,7 @@ class Checkpointer:
         index = source.index()
         optional: set[str] = set()  # variables whose lack of a key is no problem
         if auto:
-            found = self.auto_map(source)
+            found = self.auto_map(source, index)
             unmapped = [row for row in found.problems() if row.key is not None]
             mapping = found.exact_mapping()
             if not found.mapping() and not any(row.status == AMBIGUOUS for row in unmapped):
@@ -426,7 +430,7 @@ class Checkpointer:
         if not auto:
             mapping = self._mapping_for(source, index, mapping)
             return {graph_name(key): map_name(graph_name(key), mapping) for key in index.shapes}
-        found = self.auto_map(source)
+        found = self.auto_map(source, index)
         ambiguous = [row for row in found.problems() if row.status == AMBIGUOUS]
         if ambiguous or not found.mapping():
             raise CheckpointError(
